@@ -1,0 +1,19 @@
+// Module entry point: every family of native calls registers itself here.
+#include "addon.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  hiberkit::RegisterErrors(env, exports);
+  hiberkit::RegisterSnapshotDevice(env, exports);
+  hiberkit::RegisterBlockDevice(env, exports);
+  hiberkit::RegisterSystem(env, exports);
+  hiberkit::RegisterCodec(env, exports);
+  hiberkit::RegisterImageWriter(env, exports);
+  hiberkit::RegisterCriticalSection(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(hiberkit, Init)

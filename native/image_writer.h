@@ -1,0 +1,92 @@
+// Writes the snapshot stream to swap in hiberkit's on-disk format (docs/image-format.md).
+//
+// This runs inside the critical section, with user space frozen: it allocates nothing, takes
+// no lock, and touches only the memory of an ImageWriterWorkspace prepared before the freeze.
+// The stream source and the swap allocator are interfaces so that the same writer runs on
+// /dev/snapshot in the critical section and on memory in host tests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hiberkit {
+
+constexpr size_t kPageSize = 4096;
+
+// Where the snapshot stream comes from (/dev/snapshot, or memory in tests).
+class PageSource {
+ public:
+  // Reads up to `pages` whole pages into `buf` (page aligned). Returns the pages read, 0 at the
+  // end of the stream, or -errno.
+  virtual long ReadPages(uint8_t* buf, size_t pages) = 0;
+
+ protected:
+  ~PageSource() = default;
+};
+
+// Hands out free swap pages (SNAPSHOT_ALLOC_SWAP_PAGE, or a list in tests).
+class SwapAllocator {
+ public:
+  // Byte offset on the storage device of one free page, or -errno (-ENOSPC when full).
+  virtual int64_t AllocPage() = 0;
+
+ protected:
+  ~SwapAllocator() = default;
+};
+
+// Told how far the writer is. Must not allocate or lock.
+class ProgressSink {
+ public:
+  virtual void Progress(uint64_t done_pages, uint64_t total_pages) = 0;
+
+ protected:
+  ~ProgressSink() = default;
+};
+
+struct ImageIdentityFields {
+  char kernel_release[65];  // NUL padded
+  char machine_id[65];      // NUL padded
+  uint64_t created_at_ms;
+  bool platform_mode;
+};
+
+struct ImageWriterConfig {
+  int storage_fd;                        // read-write; may be O_DIRECT: all I/O is page aligned
+  uint64_t resume_page;                  // page index of the swap header page on storage
+  const uint8_t* original_resume_page;   // 4096 bytes: the swap header page as it was
+  ImageIdentityFields identity;
+  bool compress;                         // LZ4 chunks (else stored raw)
+  uint32_t chunk_pages;                  // uncompressed pages per chunk
+  uint64_t max_stored_pages;             // upper bound of swap pages the image may use (sizes the extent table)
+  size_t io_bytes;                       // bytes per disk write batch (a multiple of 4096, e.g. 4 MiB)
+};
+
+// All memory the writer touches, allocated and faulted in before the freeze.
+struct ImageWriterWorkspace {
+  uint8_t* base;  // page aligned
+  size_t bytes;   // at least ImageWriterWorkspaceBytes(config)
+};
+
+size_t ImageWriterWorkspaceBytes(const ImageWriterConfig& config);
+
+struct ImageWriteResult {
+  int error;            // 0 or an errno value
+  const char* stage;    // static string naming the step that failed (or "done")
+  uint64_t stream_pages;
+  uint64_t stored_bytes;
+  uint64_t extents;
+};
+
+// Reads the whole stream from `source` (stream_pages pages, from GET_IMAGE_SIZE), writes chunks,
+// the extent map and the image header, flushes, then marks the resume page and flushes again.
+// On failure nothing on disk names the partial image (the resume page is written last).
+ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspace workspace,
+                            uint64_t stream_pages, PageSource& source, SwapAllocator& allocator,
+                            ProgressSink& progress);
+
+// Writes the original swap header page back and flushes: the image is no longer valid and the
+// swap area is usable. `scratch` is one page-aligned page. Returns 0 or an errno value.
+int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page,
+                    uint8_t* scratch);
+
+}  // namespace hiberkit

@@ -1,0 +1,1 @@
+// PLACEHOLDER until its owner writes it.
