@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+/**
+ * The `hiberkit` command: a thin layer over the library. Parses flags, merges them over
+ * /etc/hiberkit.conf, picks the backend, calls one library function, prints, sets the exit code.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig, parseSetting, type Settings } from './config.js';
+import { openBackend } from './select-backend.js';
+import { hibernate } from './hibernate.js';
+import { resume } from './resume.js';
+import { inspect, type ImageReport } from './inspect.js';
+import { checkHibernation, mib } from './preflight.js';
+import { runDemo } from './demo.js';
+import { HiberkitError, SnapshotError } from './errors.js';
+
+const USAGE = `usage: hiberkit <command> [options]
+
+commands:
+  hibernate     save this machine to swap and power off; prints "resumed" when it comes back
+                [--resume-device DEV] [--resume-offset PAGES] [--image-size BYTES]
+                [--compress lz4|none] [--power-off platform|shutdown|reboot]
+  resume        from the initramfs: restore a hiberkit image if there is one, else return 0
+                [--resume-device DEV] [--resume-offset PAGES]
+  inspect       tell whether an image is there and what it is   [--json] [--resume-device DEV] [--resume-offset PAGES]
+  swap-offset FILE   print the resume offset (pages) of a swap file
+  doctor        check whether this machine can hibernate and resume with hiberkit
+  demo          hibernate and resume an emulated machine, no root needed   [--dir DIR] [--memory SIZE]
+
+every command:
+  --emulate DIR   run against an emulated machine whose state lives in DIR
+  --config FILE   read defaults from FILE instead of /etc/hiberkit.conf
+`;
+
+const SETTING_FLAGS = ['resume-device', 'resume-offset', 'image-size', 'compress', 'power-off'] as const;
+
+const OPTIONS = {
+  ...Object.fromEntries(SETTING_FLAGS.map((flag) => [flag, { type: 'string' as const }])),
+  emulate: { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  dir: { type: 'string' },
+  memory: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+class UsageError extends Error {}
+
+function settingsFrom(values: Values): Settings {
+  const settings = loadConfig(values.config);
+  for (const flag of SETTING_FLAGS) {
+    const value = values[flag];
+    if (typeof value === 'string') {
+      try {
+        Object.assign(settings, parseSetting(flag, value));
+      } catch (err) {
+        throw new UsageError(`--${flag}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return settings;
+}
+
+const say = (message: string) => process.stdout.write(`hiberkit: ${message}\n`);
+
+const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<number>> = {
+  async hibernate(values) {
+    const settings = settingsFrom(values);
+    const backend = await openBackend({ emulate: values.emulate });
+    const result = await hibernate({ ...settings, backend, onProgress: say });
+    say(`resumed after hibernating to ${result.blockDevice} (${((result.elapsedMs) / 1000).toFixed(1)} s wall clock)`);
+    return 0;
+  },
+
+  async resume(values) {
+    const settings = settingsFrom(values);
+    const backend = await openBackend({ emulate: values.emulate });
+    const result = await resume({ ...settings, backend, onProgress: say });
+    switch (result.status) {
+      case 'no-resume-device':
+        say('no hibernation image: no resume device configured (resume=, --resume-device or /etc/hiberkit.conf)');
+        return 0;
+      case 'no-image':
+        say(`no hibernation image on ${result.blockDevice}; the boot continues`);
+        return 0;
+      case 'restored':
+        say(`image restored from ${result.blockDevice}: the emulated machine continues in its hibernated session`);
+        return 0;
+    }
+  },
+
+  async inspect(values) {
+    const backend = await openBackend({ emulate: values.emulate });
+    const report = await inspect({ ...settingsFrom(values), backend });
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : describeImage(report));
+    return report.present && !report.valid ? 1 : 0;
+  },
+
+  async 'swap-offset'(values, args) {
+    if (args.length !== 1) throw new UsageError('swap-offset takes one FILE');
+    const backend = await openBackend({ emulate: values.emulate });
+    const { blockDevice, offsetPages } = backend.system.swapFileOffset(args[0]!);
+    process.stdout.write(`${args[0]} is on ${blockDevice}; resume offset (pages): ${offsetPages}\n`);
+    return 0;
+  },
+
+  async doctor(values) {
+    const backend = await openBackend({ emulate: values.emulate });
+    const findings = checkHibernation(backend);
+    for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'}  ${f.summary}${f.ok ? '' : `\n      fix: ${f.fix}`}\n`);
+    const failed = findings.filter((f) => !f.ok).length;
+    process.stdout.write(failed ? `${failed} problem(s): this machine cannot hibernate with hiberkit yet\n` : 'this machine can hibernate with hiberkit\n');
+    return failed ? 1 : 0;
+  },
+
+  async demo(values) {
+    await runDemo({ dir: values.dir ?? values.emulate, memory: values.memory, print: (line) => process.stdout.write(`${line}\n`) });
+    return 0;
+  },
+};
+
+function describeImage(report: ImageReport): string {
+  const where = `${report.blockDevice} (header page ${report.resumePage})`;
+  if (!report.present) return `no hiberkit image on ${where}\n`;
+  const lines = [`hiberkit image on ${where}: ${report.valid ? 'valid' : `NOT VALID (${report.problem?.code})`}`];
+  if (report.problem) lines.push(`  problem:     ${report.problem.message}`);
+  if (report.streamBytes !== undefined) {
+    lines.push(
+      `  image:       ${mib(report.streamBytes)} stored as ${mib(report.storedBytes!)} (${report.compression}, ratio ${report.ratio!.toFixed(2)})`,
+      `  created:     ${report.createdAt}`,
+      `  kernel:      ${report.kernelRelease}`,
+      `  machine:     ${report.machineId}`,
+      `  power-off:   ${report.platformMode ? 'platform' : 'shutdown/reboot'}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (err) {
+    process.stderr.write(`hiberkit: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const [command, ...args] = parsed.positionals;
+  if (parsed.values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || parsed.values.help ? 0 : 2;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`hiberkit: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(parsed.values, args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`hiberkit: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof HiberkitError || err instanceof SnapshotError) {
+      process.stderr.write(`hiberkit: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+// Run when executed as the `hiberkit` bin (through npm's symlink too), not when imported by tests.
+if (process.argv[1] && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url) {
+  process.exitCode = await main(process.argv.slice(2));
+}

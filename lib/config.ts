@@ -1,0 +1,100 @@
+/**
+ * /etc/hiberkit.conf: defaults for every command, overridden by command-line flags.
+ *
+ * Format: one `key = value` per line; `#` starts a comment; blank lines are ignored; keys are
+ * the long flag names without dashes. Unknown keys and bad values are errors that name the
+ * line, so a typo never silently changes how a machine hibernates.
+ *
+ *   # /etc/hiberkit.conf
+ *   resume-device = /dev/vda2       # or UUID=…, LABEL=…, maj:min
+ *   resume-offset = 34816           # pages; only for a swap file
+ *   image-size    = 500M            # preferred image size (bytes; K, M, G suffixes)
+ *   compress      = lz4             # lz4 | none
+ *   power-off     = platform        # platform | shutdown | reboot
+ */
+import { readFileSync } from 'node:fs';
+import { HiberkitError } from './errors.js';
+import type { PowerOffMethod } from './backend.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/hiberkit.conf';
+
+export interface Settings {
+  resumeDevice?: string;
+  resumeOffset?: number;
+  imageSize?: number;
+  compress?: 'lz4' | 'none';
+  powerOff?: PowerOffMethod;
+}
+
+type Parser<K extends keyof Settings> = (value: string) => Settings[K];
+
+const PARSERS: { [K in keyof Settings]-?: [string, Parser<K>] } = {
+  resumeDevice: ['resume-device', (v) => v],
+  resumeOffset: ['resume-offset', (v) => parseCount(v, 'a page count')],
+  imageSize: ['image-size', (v) => parseSize(v)],
+  compress: ['compress', (v) => oneOf(v, ['lz4', 'none'] as const)],
+  powerOff: ['power-off', (v) => oneOf(v, ['platform', 'shutdown', 'reboot'] as const)],
+};
+
+const KEY_BY_NAME = new Map<string, keyof Settings>(
+  (Object.keys(PARSERS) as (keyof Settings)[]).map((key) => [PARSERS[key][0], key]),
+);
+
+/** Parses one setting given by its flag name (`image-size`), as the CLI and the file both do. */
+export function parseSetting(name: string, value: string): Settings {
+  const key = KEY_BY_NAME.get(name);
+  if (!key) throw new Error(`unknown setting "${name}" (known: ${[...KEY_BY_NAME.keys()].join(', ')})`);
+  return { [key]: PARSERS[key][1](value.trim()) } as Settings;
+}
+
+export function parseConfig(text: string, source = 'config'): Settings {
+  const settings: Settings = {};
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return;
+    const eq = line.indexOf('=');
+    try {
+      if (eq < 0) throw new Error('expected "key = value"');
+      Object.assign(settings, parseSetting(line.slice(0, eq).trim(), line.slice(eq + 1)));
+    } catch (err) {
+      throw new HiberkitError('BAD_CONFIG', `${source}:${index + 1}: ${(err as Error).message}`);
+    }
+  });
+  return settings;
+}
+
+/**
+ * Reads the config file. The default path may be absent (no defaults then); a path the user
+ * named explicitly must exist.
+ */
+export function loadConfig(path?: string): Settings {
+  const file = path ?? DEFAULT_CONFIG_PATH;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new HiberkitError('BAD_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parseConfig(text, file);
+}
+
+/** `500M` → 524288000. Plain numbers are bytes; K, M, G, T are binary multiples. */
+export function parseSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(value.trim());
+  if (!match) throw new Error(`"${value}" is not a size (examples: 0, 524288000, 500M, 2G)`);
+  const power = ' KMGT'.indexOf(match[2]!.toUpperCase() || ' ');
+  return Math.round(Number(match[1]) * 1024 ** power);
+}
+
+function parseCount(value: string, what: string): number {
+  if (!/^\d+$/.test(value)) throw new Error(`"${value}" is not ${what}`);
+  return Number(value);
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new Error(`"${value}" is not one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}

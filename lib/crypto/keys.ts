@@ -1,0 +1,199 @@
+/**
+ * Key management for encrypted images, in the spirit of `age`: every image gets a fresh random
+ * 32-byte data key; the image header carries that key sealed (AES-256-GCM) under a key-encryption
+ * key that comes either from a passphrase (scrypt) or from an X25519 exchange with a recipient's
+ * public key (so hibernating needs no prompt; only resume needs the private key's passphrase).
+ *
+ * From the data key, HKDF derives the chunk key and the header key used by the image writer and
+ * reader (docs/image-format.md, "Encryption"). Nothing here writes a secret to disk unencrypted;
+ * callers wipe the buffers they get with `wipe()` when done.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  scryptSync,
+  type KeyObject,
+} from 'node:crypto';
+import { HiberkitError } from '../errors.js';
+
+export const DATA_KEY_BYTES = 32;
+/** Bytes the sealed key block takes in the image header. */
+export const KEY_BLOCK_BYTES = 128;
+
+const BLOCK_MAGIC = Buffer.from('HKKB');
+const KIND_PASSPHRASE = 1;
+const KIND_X25519 = 2;
+const GCM_NONCE = 12;
+const GCM_TAG = 16;
+
+/**
+ * scrypt cost: N = 2^15, r = 8 (32 MiB, about 0.1 s on a laptop core). Memory-hard, and small
+ * enough for an initramfs on a 1 GiB machine. Stored per block, so it can grow later.
+ */
+const SCRYPT_LOG_N = 15;
+const SCRYPT_R = 8;
+const SCRYPT_P = 1;
+
+export type Recipient = { passphrase: Uint8Array } | { publicKey: Uint8Array };
+export type Unlocker = { passphrase: Uint8Array } | { privateKey: Uint8Array };
+
+export function newDataKey(): Buffer {
+  return randomBytes(DATA_KEY_BYTES);
+}
+
+/** Overwrites secret material in place. */
+export function wipe(...buffers: (Uint8Array | undefined)[]): void {
+  for (const b of buffers) b?.fill(0);
+}
+
+/**
+ * Key block layout (128 bytes): magic "HKKB", version 1, kind, 2 reserved, then
+ *  passphrase: logN, r, p, reserved, salt[16]                  (kind parameters: 20 bytes)
+ *  x25519:     ephemeral public key[32], recipient id[8]        (kind parameters: 40 bytes)
+ * then nonce[12], sealed data key[32], tag[16]. The first 48 bytes are the GCM associated data,
+ * so no parameter can be changed without the unseal failing.
+ */
+const PARAMS_OFFSET = 8;
+const PARAMS_BYTES = 40;
+const NONCE_OFFSET = PARAMS_OFFSET + PARAMS_BYTES;
+const SEALED_OFFSET = NONCE_OFFSET + GCM_NONCE;
+const TAG_OFFSET = SEALED_OFFSET + DATA_KEY_BYTES;
+
+export function sealDataKey(dataKey: Uint8Array, recipient: Recipient): Buffer {
+  const block = Buffer.alloc(KEY_BLOCK_BYTES);
+  BLOCK_MAGIC.copy(block, 0);
+  block[4] = 1;
+  let kek: Buffer;
+  if ('passphrase' in recipient) {
+    block[5] = KIND_PASSPHRASE;
+    block.set([SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P], PARAMS_OFFSET);
+    const salt = randomBytes(16);
+    salt.copy(block, PARAMS_OFFSET + 4);
+    kek = scryptKek(recipient.passphrase, salt, SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P);
+  } else {
+    block[5] = KIND_X25519;
+    const ephemeral = generateKeyPairSync('x25519');
+    const ephemeralPublic = rawPublic(ephemeral.publicKey);
+    ephemeralPublic.copy(block, PARAMS_OFFSET);
+    recipientId(recipient.publicKey).copy(block, PARAMS_OFFSET + 32);
+    kek = x25519Kek(ephemeral.privateKey, publicKeyObject(recipient.publicKey), ephemeralPublic, recipient.publicKey);
+  }
+  const nonce = randomBytes(GCM_NONCE);
+  nonce.copy(block, NONCE_OFFSET);
+  const cipher = createCipheriv('aes-256-gcm', kek, nonce);
+  cipher.setAAD(block.subarray(0, NONCE_OFFSET));
+  Buffer.concat([cipher.update(dataKey), cipher.final()]).copy(block, SEALED_OFFSET);
+  cipher.getAuthTag().copy(block, TAG_OFFSET);
+  wipe(kek);
+  return block;
+}
+
+export function keyBlockKind(block: Uint8Array): 'passphrase' | 'public-key' {
+  const b = Buffer.from(block.buffer, block.byteOffset, block.length);
+  if (b.length < KEY_BLOCK_BYTES || !b.subarray(0, 4).equals(BLOCK_MAGIC) || b[4] !== 1) {
+    throw new HiberkitError('IMAGE_CORRUPT', 'the image header\'s key block is damaged');
+  }
+  if (b[5] === KIND_PASSPHRASE) return 'passphrase';
+  if (b[5] === KIND_X25519) return 'public-key';
+  throw new HiberkitError('UNSUPPORTED_VERSION', `the image is sealed with an unknown key kind ${b[5]}`);
+}
+
+/** Recovers the data key, or throws WRONG_PASSPHRASE / WRONG_KEY. */
+export function openDataKey(block: Uint8Array, unlocker: Unlocker): Buffer {
+  const kind = keyBlockKind(block);
+  const b = Buffer.from(block.buffer, block.byteOffset, KEY_BLOCK_BYTES);
+  // The tail is not covered by the GCM tag; it must be zero so that no bit of the block goes unchecked.
+  if (b.subarray(TAG_OFFSET + GCM_TAG).some((byte) => byte !== 0)) {
+    throw new HiberkitError('IMAGE_CORRUPT', 'the image header\'s key block is damaged');
+  }
+  let kek: Buffer;
+  if (kind === 'passphrase') {
+    if (!('passphrase' in unlocker)) throw new HiberkitError('WRONG_KEY', 'the image is sealed with a passphrase; give the passphrase');
+    const [logN, r, p] = [b[PARAMS_OFFSET]!, b[PARAMS_OFFSET + 1]!, b[PARAMS_OFFSET + 2]!];
+    if (logN > 22 || r > 32 || p > 16) throw new HiberkitError('IMAGE_CORRUPT', 'the key block asks for an unreasonable scrypt cost');
+    kek = scryptKek(unlocker.passphrase, b.subarray(PARAMS_OFFSET + 4, PARAMS_OFFSET + 20), logN, r, p);
+  } else {
+    if (!('privateKey' in unlocker)) throw new HiberkitError('WRONG_KEY', 'the image is sealed to a public key; give its private key');
+    const privateKey = privateKeyObject(unlocker.privateKey);
+    const myPublic = rawPublic(createPublicKey(privateKey));
+    if (!recipientId(myPublic).equals(b.subarray(PARAMS_OFFSET + 32, PARAMS_OFFSET + 40))) {
+      throw new HiberkitError('WRONG_KEY', 'the image was sealed to another public key');
+    }
+    const ephemeralPublic = b.subarray(PARAMS_OFFSET, PARAMS_OFFSET + 32);
+    kek = x25519Kek(privateKey, publicKeyObject(ephemeralPublic), ephemeralPublic, myPublic);
+  }
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', kek, b.subarray(NONCE_OFFSET, SEALED_OFFSET));
+    decipher.setAAD(b.subarray(0, NONCE_OFFSET));
+    decipher.setAuthTag(b.subarray(TAG_OFFSET, TAG_OFFSET + GCM_TAG));
+    return Buffer.concat([decipher.update(b.subarray(SEALED_OFFSET, TAG_OFFSET)), decipher.final()]);
+  } catch {
+    throw kind === 'passphrase'
+      ? new HiberkitError('WRONG_PASSPHRASE', 'wrong passphrase (or a damaged key block)')
+      : new HiberkitError('WRONG_KEY', 'the private key does not open this image (or the key block is damaged)');
+  } finally {
+    wipe(kek);
+  }
+}
+
+/** The two keys an image uses, derived from its data key so one secret never serves two roles. */
+export function deriveImageKeys(dataKey: Uint8Array): { chunkKey: Buffer; headerKey: Buffer } {
+  const derive = (info: string) => Buffer.from(hkdfSync('sha256', dataKey, Buffer.alloc(0), `hiberkit v1 ${info}`, 32));
+  return { chunkKey: derive('chunks'), headerKey: derive('header') };
+}
+
+function scryptKek(passphrase: Uint8Array, salt: Uint8Array, logN: number, r: number, p: number): Buffer {
+  const N = 2 ** logN;
+  return scryptSync(passphrase, salt, 32, { N, r, p, maxmem: 256 * N * r + 16 * 1024 * 1024 });
+}
+
+function x25519Kek(priv: KeyObject, pub: KeyObject, ephemeralPublic: Uint8Array, recipientPublic: Uint8Array): Buffer {
+  const shared = diffieHellman({ privateKey: priv, publicKey: pub });
+  try {
+    const salt = Buffer.concat([ephemeralPublic, recipientPublic]);
+    return Buffer.from(hkdfSync('sha256', shared, salt, 'hiberkit v1 x25519', 32));
+  } finally {
+    wipe(shared);
+  }
+}
+
+function recipientId(publicKey: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', publicKey, Buffer.alloc(0), 'hiberkit v1 recipient id', 8));
+}
+
+// X25519 keys travel as 32 raw bytes; node wants KeyObjects. The DER wrappings of a raw X25519
+// key are fixed prefixes (RFC 8410: SubjectPublicKeyInfo and PKCS#8 with OID 1.3.101.110).
+const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+function rawPublic(key: KeyObject): Buffer {
+  return key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
+}
+
+function publicKeyObject(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+function privateKeyObject(raw: Uint8Array): KeyObject {
+  const der = Buffer.concat([PKCS8_PREFIX, raw]);
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    wipe(der);
+  }
+}
+
+/** A new X25519 key pair as raw bytes (the private half is for `sealPrivateKey`). */
+export function generateRawKeyPair(): { publicKey: Buffer; privateKey: Buffer } {
+  const pair = generateKeyPairSync('x25519');
+  const der = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
+  const privateKey = Buffer.from(der.subarray(PKCS8_PREFIX.length));
+  wipe(der);
+  return { publicKey: rawPublic(pair.publicKey), privateKey };
+}

@@ -1,0 +1,125 @@
+/**
+ * hibernate(): everything before and after the critical section. Before: check the machine,
+ * choose the swap area, read its header page, open and configure /dev/snapshot, size the image.
+ * Then the backend's critical section freezes, snapshots, writes and powers off; when the
+ * machine is resumed, this same call returns.
+ */
+import { HiberkitError } from './errors.js';
+import { assertCanHibernate, mib } from './preflight.js';
+import { hibernationTarget } from './target.js';
+import { PAGE_SIZE } from './ioctls.js';
+import { assertMarkable } from './image/format.js';
+import type { Backend, HibernatePlan, PowerOffMethod } from './backend.js';
+import type { Settings } from './config.js';
+
+export interface HibernateOptions extends Settings {
+  backend: Backend;
+  /** Uncompressed pages per stored chunk. */
+  chunkPages?: number;
+  onProgress?: (message: string) => void;
+}
+
+export interface HibernateResult {
+  resumed: true;
+  /** Where the image was written. */
+  blockDevice: string;
+  resumePage: number;
+  /** Milliseconds from the call to its return, hibernation included (wall clock). */
+  elapsedMs: number;
+}
+
+export const DEFAULT_CHUNK_PAGES = 32;
+
+export async function hibernate(options: HibernateOptions): Promise<HibernateResult> {
+  const { backend } = options;
+  const progress = options.onProgress ?? (() => {});
+  const started = Date.now();
+
+  assertCanHibernate(backend);
+  const target = hibernationTarget(backend, options);
+  warnIfResumeLooksElsewhere(backend, target.blockDevice, target.resumePage, progress);
+  const powerOff = choosePowerOff(backend, options.powerOff);
+  progress(`swap ${target.swap.path} on ${target.blockDevice} (header page ${target.resumePage}), power-off: ${powerOff}`);
+
+  const storage = backend.openBlockDevice(target.blockDevice, { write: true, direct: true });
+  const device = (() => {
+    try {
+      return backend.openSnapshot('hibernate');
+    } catch (err) {
+      storage.close();
+      throw err;
+    }
+  })();
+  try {
+    const originalResumePage = storage.allocAligned(PAGE_SIZE);
+    storage.readSync(originalResumePage, target.resumePage * PAGE_SIZE);
+    assertMarkable(originalResumePage, target.blockDevice);
+
+    device.setSwapArea(target.swap.dev, target.resumePage);
+    const availableSwap = device.availableSwapSize();
+    const preferred = Math.min(options.imageSize ?? defaultImageSize(backend), availableSwap);
+    device.setPreferredImageSize(preferred);
+    if (powerOff === 'platform') device.setPlatformSupport(true);
+    progress(`free swap ${mib(availableSwap)}, preferred image size ${mib(preferred)}`);
+
+    backend.power.sync();
+    const plan: HibernatePlan = {
+      device,
+      storage,
+      resumePage: target.resumePage,
+      originalResumePage,
+      header: {
+        kernelRelease: backend.system.kernelRelease(),
+        machineId: backend.system.machineId(),
+        createdAtMs: Date.now(),
+        platformMode: powerOff === 'platform',
+      },
+      compression: options.compress ?? 'lz4',
+      chunkPages: options.chunkPages ?? DEFAULT_CHUNK_PAGES,
+      powerOff,
+    };
+    progress('freezing and saving the image');
+    const outcome = await backend.criticalSection.hibernate(plan);
+    if (outcome.kind === 'failed') {
+      throw new HiberkitError(
+        'HIBERNATE_FAILED',
+        `hibernation failed while ${outcome.stage}: ${outcome.error.message}. The system kept running and was thawed; no image was left on ${target.blockDevice} and its swap is usable.`,
+        { cause: outcome.error },
+      );
+    }
+    return { resumed: true, blockDevice: target.blockDevice, resumePage: target.resumePage, elapsedMs: Date.now() - started };
+  } finally {
+    if (device.isOpen) device.close();
+    storage.close();
+  }
+}
+
+/** The kernel's default image_size: 2/5 of RAM. */
+function defaultImageSize(backend: Backend): number {
+  return Math.floor((backend.system.memoryBytes() * 2) / 5);
+}
+
+function choosePowerOff(backend: Backend, requested?: PowerOffMethod): PowerOffMethod {
+  const modes = backend.system.hibernationSupport().diskModes;
+  if (requested === 'platform' && !modes.includes('platform')) {
+    throw new HiberkitError(
+      'NO_PLATFORM_S4',
+      `this machine has no platform (ACPI S4) hibernation (/sys/power/disk offers: ${modes.join(' ') || 'nothing'}); use --power-off shutdown`,
+    );
+  }
+  return requested ?? (modes.includes('platform') ? 'platform' : 'shutdown');
+}
+
+function warnIfResumeLooksElsewhere(
+  backend: Backend,
+  blockDevice: string,
+  resumePage: number,
+  progress: (message: string) => void,
+): void {
+  const kernel = backend.system.resumeSetting();
+  if (kernel.device && (kernel.device !== blockDevice || kernel.offsetPages !== resumePage)) {
+    progress(
+      `warning: the kernel's resume setting names ${kernel.device} (offset ${kernel.offsetPages}) but the image goes to ${blockDevice} (offset ${resumePage}); make \`hiberkit resume\` look there with --resume-device or /etc/hiberkit.conf`,
+    );
+  }
+}

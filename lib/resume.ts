@@ -1,0 +1,103 @@
+/**
+ * resume(): run early in boot (initramfs). Finds a hiberkit image, loads and verifies all of it
+ * before a single byte reaches /dev/snapshot, uploads it, and lets the critical section freeze,
+ * invalidate the on-disk image and jump into it. Any refusal puts the original swap signature
+ * back, so the boot continues normally and swapon works.
+ */
+import { HiberkitError } from './errors.js';
+import { resumeTarget } from './target.js';
+import { PAGE_SIZE } from './ioctls.js';
+import { invalidateImage, loadImage, readMarker } from './image/reader.js';
+import type { Backend, BlockDevice } from './backend.js';
+import type { Settings } from './config.js';
+
+export interface ResumeOptions extends Settings {
+  backend: Backend;
+  onProgress?: (message: string) => void;
+}
+
+export type ResumeResult =
+  /** No resume device is configured anywhere. */
+  | { status: 'no-resume-device' }
+  /** The resume device holds no hiberkit image: boot normally. */
+  | { status: 'no-image'; blockDevice: string }
+  /** Emulator only: control passed to the restored image (a real restore never returns). */
+  | { status: 'restored'; blockDevice: string };
+
+/** Pages handed to /dev/snapshot per writev: large batches, few system calls. */
+const UPLOAD_BATCH_PAGES = 256;
+
+export async function resume(options: ResumeOptions): Promise<ResumeResult> {
+  const { backend } = options;
+  const progress = options.onProgress ?? (() => {});
+  const target = resumeTarget(backend, options);
+  if (!target) return { status: 'no-resume-device' };
+
+  const storage = backend.openBlockDevice(target.blockDevice, { write: true, direct: true });
+  try {
+    const marker = readMarker(storage, target.resumePage);
+    if (!marker) return { status: 'no-image', blockDevice: target.blockDevice };
+
+    try {
+      progress(`image found on ${target.blockDevice}; loading and verifying`);
+      const image = await loadImage(storage, target.resumePage, {
+        kernelRelease: backend.system.kernelRelease(),
+        machineId: backend.system.machineId(),
+      });
+      progress(`verified ${image.header.streamPages} pages (${image.header.storedBytes} bytes stored); uploading`);
+      const device = backend.openSnapshot('restore');
+      try {
+        await upload(image.pages(UPLOAD_BATCH_PAGES), device.writePages.bind(device));
+        const outcome = await backend.criticalSection.restore({
+          device,
+          storage,
+          resumePage: target.resumePage,
+          originalResumePage: marker.originalPage,
+          platformMode: image.header.platformMode,
+        });
+        if (outcome.kind === 'failed') throw outcome.error;
+        return { status: 'restored', blockDevice: target.blockDevice };
+      } finally {
+        if (device.isOpen) device.close();
+      }
+    } catch (err) {
+      invalidateImage(storage, target.resumePage, marker.originalPage);
+      const code = err instanceof HiberkitError ? err.code : 'RESTORE_FAILED';
+      throw new HiberkitError(
+        code,
+        `the image on ${target.blockDevice} was not restored: ${(err as Error).message}. It was discarded and the swap signature put back; the boot continues normally.`,
+        { cause: err },
+      );
+    }
+  } finally {
+    closeQuietly(storage);
+  }
+}
+
+/**
+ * Writes every page batch, then the one extra write that makes the kernel consume trailing zero
+ * pages (spec §5.6): it must return 0, meaning the kernel has the complete image.
+ */
+async function upload(batches: AsyncIterable<Uint8Array>, writePages: (buf: Uint8Array) => number): Promise<void> {
+  let last: Uint8Array | undefined;
+  for await (const batch of batches) {
+    const written = writePages(batch);
+    if (written !== batch.length) {
+      throw new HiberkitError('RESTORE_FAILED', `the kernel took ${written} of ${batch.length} bytes of the image: it considers the image complete early, so it does not match this machine`);
+    }
+    last = batch;
+  }
+  if (!last) throw new HiberkitError('IMAGE_TRUNCATED', 'the image has no pages');
+  const extra = writePages(last.subarray(0, PAGE_SIZE));
+  if (extra !== 0) {
+    throw new HiberkitError('IMAGE_TRUNCATED', 'the kernel expects more pages than the image holds');
+  }
+}
+
+function closeQuietly(storage: BlockDevice): void {
+  try {
+    storage.close();
+  } catch {
+    // Closing a read-only handle after a failure must not hide the failure itself.
+  }
+}
