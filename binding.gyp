@@ -14,8 +14,14 @@
             "native/lz4.cc",
             "native/codec.cc",
             "native/image_writer.cc",
-            "native/critical_section.cc"
-          ]
+            "native/critical_section.cc",
+            "native/critical_child.cc",
+            "native/child_memory.cc",
+            "native/progress_line.cc"
+          ],
+          # Bind every symbol at load time: with lazy binding, the first call of a libc function
+          # from the critical-section child (after the freeze) would enter the dynamic loader.
+          "ldflags": ["-Wl,-z,now"]
         }, {
           "sources": ["native/unsupported.cc"]
         }]

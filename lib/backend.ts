@@ -227,8 +227,18 @@ export interface HibernatePlan {
   /** Uncompressed pages per chunk. */
   chunkPages: number;
   powerOff: PowerOffMethod;
+  /** Encrypt and authenticate the image (absent: checksums only). */
+  encryption?: ImageEncryption;
   /** Where the critical section prints its progress lines (a file descriptor; default 2). */
   progressFd?: number;
+}
+
+/** How an image is encrypted (docs/image-format.md, "Encryption"; keys from lib/crypto/keys.ts). */
+export interface ImageEncryption {
+  /** The image's random data key, sealed for the recipient: stored in the image header. */
+  keyBlock: Uint8Array;
+  /** The data key itself; chunk and header keys are derived from it. Wiped after use. */
+  dataKey: Uint8Array;
 }
 
 /** What the image header records about where and when the image was made. */

@@ -33,10 +33,12 @@ every command:
   --config FILE   read defaults from FILE instead of /etc/hiberkit.conf
 `;
 
-const SETTING_FLAGS = ['resume-device', 'resume-offset', 'image-size', 'compress', 'power-off'] as const;
-
 const OPTIONS = {
-  ...Object.fromEntries(SETTING_FLAGS.map((flag) => [flag, { type: 'string' as const }])),
+  'resume-device': { type: 'string' },
+  'resume-offset': { type: 'string' },
+  'image-size': { type: 'string' },
+  compress: { type: 'string' },
+  'power-off': { type: 'string' },
   emulate: { type: 'string' },
   config: { type: 'string' },
   json: { type: 'boolean' },
@@ -44,6 +46,8 @@ const OPTIONS = {
   memory: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+const SETTING_FLAGS = ['resume-device', 'resume-offset', 'image-size', 'compress', 'power-off'] as const satisfies readonly (keyof typeof OPTIONS)[];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 

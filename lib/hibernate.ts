@@ -81,9 +81,11 @@ export async function hibernate(options: HibernateOptions): Promise<HibernateRes
     progress('freezing and saving the image');
     const outcome = await backend.criticalSection.hibernate(plan);
     if (outcome.kind === 'failed') {
+      // The critical section reports the one dangerous case itself: an image it could not invalidate.
+      if (outcome.error instanceof HiberkitError && outcome.error.code === 'IMAGE_NOT_INVALIDATED') throw outcome.error;
       throw new HiberkitError(
         'HIBERNATE_FAILED',
-        `hibernation failed while ${outcome.stage}: ${outcome.error.message}. The system kept running and was thawed; no image was left on ${target.blockDevice} and its swap is usable.`,
+        `hibernation failed at stage ${outcome.stage}: ${outcome.error.message}. The system kept running and was thawed; no image was left on ${target.blockDevice} and its swap is usable.`,
         { cause: outcome.error },
       );
     }

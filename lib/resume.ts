@@ -35,7 +35,7 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
 
   const storage = backend.openBlockDevice(target.blockDevice, { write: true, direct: true });
   try {
-    const marker = readMarker(storage, target.resumePage);
+    const marker = foreignAsNone(() => readMarker(storage, target.resumePage), progress);
     if (!marker) return { status: 'no-image', blockDevice: target.blockDevice };
 
     try {
@@ -91,6 +91,17 @@ async function upload(batches: AsyncIterable<Uint8Array>, writePages: (buf: Uint
   const extra = writePages(last.subarray(0, PAGE_SIZE));
   if (extra !== 0) {
     throw new HiberkitError('IMAGE_TRUNCATED', 'the kernel expects more pages than the image holds');
+  }
+}
+
+/** Another tool's image (the kernel's own, uswsusp's) or no swap at all is not ours to touch: boot on. */
+function foreignAsNone<T>(read: () => T, progress: (message: string) => void): T | null {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof HiberkitError) || err.code !== 'FOREIGN_SIGNATURE') throw err;
+    progress(err.message);
+    return null;
   }
 }
 

@@ -1,5 +1,70 @@
-// PLACEHOLDER until its owner writes it.
+// RegisterCodec: the image format's codecs for JavaScript (lib/codec/index.ts prefers them to its
+// TypeScript twins): crc32c, lz4Compress, lz4Decompress, plus crc32cTable for tests that must
+// cover the table path on CPUs with SSE4.2.
 #include "addon.h"
+#include "crc32c.h"
+#include "fd_util.h"
+#include "lz4.h"
+
 namespace hiberkit {
-void RegisterCodec(Napi::Env, Napi::Object) {}
+namespace {
+
+using CrcFunction = uint32_t (*)(const uint8_t*, size_t, uint32_t);
+
+// crc(data: Uint8Array, seed = 0): number
+template <CrcFunction crc>
+Napi::Value CrcCall(const Napi::CallbackInfo& info, const char* fn) {
+  uint8_t* data;
+  size_t length;
+  if (!GetBytes(info, 0, fn, &data, &length)) return info.Env().Undefined();
+  int64_t seed = 0;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!GetNonNegative(info, 1, fn, &seed)) return info.Env().Undefined();
+    if (seed > UINT32_MAX) {
+      ArgError(info.Env(), fn, "the seed is a 32-bit CRC", true);
+      return info.Env().Undefined();
+    }
+  }
+  return Napi::Number::New(info.Env(), crc(data, length, static_cast<uint32_t>(seed)));
+}
+
+Napi::Value Crc32cJs(const Napi::CallbackInfo& info) { return CrcCall<Crc32c>(info, "crc32c"); }
+
+Napi::Value Crc32cTableJs(const Napi::CallbackInfo& info) { return CrcCall<Crc32cTable>(info, "crc32cTable"); }
+
+// lz4Compress(src, dst): the block's length, or 0 when it does not fit in dst.
+Napi::Value Lz4CompressJs(const Napi::CallbackInfo& info) {
+  uint8_t *src, *dst;
+  size_t src_length, dst_length;
+  if (!GetBytes(info, 0, "lz4Compress", &src, &src_length) || !GetBytes(info, 1, "lz4Compress", &dst, &dst_length)) {
+    return info.Env().Undefined();
+  }
+  if (src_length > kLz4MaxInput) {
+    ArgError(info.Env(), "lz4Compress", "the input is larger than one LZ4 block may be", true);
+    return info.Env().Undefined();
+  }
+  Lz4HashTable table;  // 16 KiB on the stack: no allocation, and every thread has its own
+  return Napi::Number::New(info.Env(), static_cast<double>(Lz4Compress(src, src_length, dst, dst_length, table)));
+}
+
+// lz4Decompress(src, dst): the decompressed length, or -1 for a malformed block.
+Napi::Value Lz4DecompressJs(const Napi::CallbackInfo& info) {
+  uint8_t *src, *dst;
+  size_t src_length, dst_length;
+  if (!GetBytes(info, 0, "lz4Decompress", &src, &src_length) || !GetBytes(info, 1, "lz4Decompress", &dst, &dst_length)) {
+    return info.Env().Undefined();
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(Lz4Decompress(src, src_length, dst, dst_length)));
+}
+
+}  // namespace
+
+void RegisterCodec(Napi::Env env, Napi::Object exports) {
+  exports.Set("crc32c", Napi::Function::New(env, Crc32cJs, "crc32c"));
+  exports.Set("crc32cTable", Napi::Function::New(env, Crc32cTableJs, "crc32cTable"));
+  exports.Set("lz4Compress", Napi::Function::New(env, Lz4CompressJs, "lz4Compress"));
+  exports.Set("lz4Decompress", Napi::Function::New(env, Lz4DecompressJs, "lz4Decompress"));
+  exports.Set("crc32cImplementation", Napi::String::New(env, Crc32cImplementation()));
+}
+
 }  // namespace hiberkit

@@ -1,5 +1,671 @@
-// PLACEHOLDER until its owner writes it.
+// The C++ image writer (image_writer.h): the snapshot stream into hiberkit's on-disk format,
+// byte for byte what lib/image/writer.ts writes (docs/image-format.md). It runs in the critical
+// section, so it allocates nothing and takes no lock: every buffer is a slice of the workspace.
+//
+// Also RegisterImageWriter: test entries that run WriteImage and InvalidateImage on memory and a
+// file, so host tests can compare this writer's output with the TypeScript one.
+#include "image_writer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "addon.h"
+#include "crc32c.h"
+#include "fd_util.h"
+#include "lz4.h"
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the format is little endian and so are the stores below");
+
 namespace hiberkit {
-void RegisterImageWriter(Napi::Env, Napi::Object) {}
+namespace {
+
+// ---- Layout (docs/image-format.md; the same constants as lib/image/format.ts)
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kMaxChunkPages = 4096;
+
+// Resume page marker.
+constexpr size_t kMarkerOffset = 4048;
+constexpr size_t kMarkerHeaderPage = 4048;  // u64
+constexpr size_t kMarkerHeaderCrc = 4056;   // u32
+constexpr size_t kMarkerCrc = 4060;         // u32
+constexpr size_t kOriginalSignatureOffset = 4076;
+constexpr size_t kSignatureOffset = 4086;
+constexpr size_t kSignatureBytes = 10;
+constexpr char kImageSignature[] = "HIBERKIT01";
+constexpr char kSwapSignature[] = "SWAPSPACE2";
+constexpr char kLegacySwapSignature[] = "SWAP-SPACE";
+
+// Image header page.
+constexpr char kHeaderMagic[8] = {'H', 'K', 'I', 'M', 'A', 'G', 'E', '\0'};
+constexpr size_t kHVersion = 8;
+constexpr size_t kHFlags = 12;
+constexpr size_t kHStreamPages = 16;
+constexpr size_t kHStoredBytes = 24;
+constexpr size_t kHChunkCount = 32;
+constexpr size_t kHChunkPages = 40;
+constexpr size_t kHStreamCrc = 44;
+constexpr size_t kHExtentMapPage = 48;
+constexpr size_t kHExtentMapPages = 56;
+constexpr size_t kHExtentCount = 64;
+constexpr size_t kHCreatedAtMs = 72;
+constexpr size_t kHExtentMapCrc = 80;
+constexpr size_t kHKernelRelease = 88;
+constexpr size_t kHMachineId = 153;
+constexpr size_t kIdentityFieldBytes = 65;
+constexpr size_t kHCrc = 4092;
+constexpr uint32_t kFlagLz4 = 1u << 0;
+constexpr uint32_t kFlagPlatformMode = 1u << 1;
+
+// Extent map pages.
+constexpr char kMapMagic[8] = {'H', 'K', 'E', 'X', 'T', 'M', 'A', 'P'};
+constexpr size_t kMSequence = 8;
+constexpr size_t kMCount = 12;
+constexpr size_t kMNextPage = 16;
+constexpr size_t kMEntries = 24;
+constexpr size_t kExtentEntryBytes = 16;
+constexpr size_t kExtentsPerMapPage = 254;
+constexpr size_t kMCrc = 4092;
+
+// Chunk records.
+constexpr uint32_t kChunkMagic = 0x4b434b48;  // "HKCK" as a little-endian u32
+constexpr size_t kChunkHeaderBytes = 48;
+constexpr size_t kCIndex = 4;
+constexpr size_t kCRawBytes = 8;
+constexpr size_t kCStoredBytes = 12;
+constexpr size_t kCCodec = 16;
+constexpr size_t kCPayloadCrc = 20;
+constexpr size_t kCCrc = 44;
+constexpr uint32_t kCodecRaw = 0;
+constexpr uint32_t kCodecLz4 = 1;
+
+void PutU32(uint8_t* at, uint32_t value) { memcpy(at, &value, sizeof(value)); }
+void PutU64(uint8_t* at, uint64_t value) { memcpy(at, &value, sizeof(value)); }
+
+size_t DivideRoundingUp(size_t n, size_t d) { return (n + d - 1) / d; }
+size_t RoundUp(size_t n, size_t multiple) { return DivideRoundingUp(n, multiple) * multiple; }
+
+bool IsZero(const uint8_t* bytes, size_t from, size_t to) {
+  for (size_t i = from; i < to; i++) {
+    if (bytes[i] != 0) return false;
+  }
+  return true;
+}
+
+// A swap header page that can be marked and rebuilt from the marker alone (format.ts
+// assertMarkable): a swap signature at 4086 and zeros in 4048..4085.
+bool IsMarkable(const uint8_t* page) {
+  const uint8_t* signature = page + kSignatureOffset;
+  const bool swap = memcmp(signature, kSwapSignature, kSignatureBytes) == 0 ||
+                    memcmp(signature, kLegacySwapSignature, kSignatureBytes) == 0;
+  return swap && IsZero(page, kMarkerOffset, kSignatureOffset);
+}
+
+// ---- Workspace
+
+// Where each buffer lives in the workspace. The I/O buffers come first and page aligned.
+struct Layout {
+  size_t io;          // io_bytes: chunk stream bytes waiting for their disk batch
+  size_t chunk;       // chunk_pages pages: the chunk being read from the source
+  size_t payload;     // chunk_pages pages: the compressed payload
+  size_t page;        // one page: header and resume page
+  size_t placed;      // u64[io_bytes / 4096]: page indexes of one batch
+  size_t extents;     // {u64, u64}[max_stored_pages]
+  size_t map_placed;  // u64[map pages]: page indexes of the extent map
+  size_t table;       // Lz4HashTable
+  size_t total;
+};
+
+size_t MaxMapPages(const ImageWriterConfig& config) {
+  return std::max<size_t>(1, DivideRoundingUp(config.max_stored_pages, kExtentsPerMapPage));
+}
+
+Layout LayoutFor(const ImageWriterConfig& config) {
+  Layout layout{};
+  size_t at = 0;
+  auto take = [&at](size_t bytes, size_t align) {
+    at = RoundUp(at, align);
+    const size_t start = at;
+    at += bytes;
+    return start;
+  };
+  const size_t chunk_bytes = size_t{config.chunk_pages} * kPageSize;
+  layout.io = take(config.io_bytes, kPageSize);
+  layout.chunk = take(chunk_bytes, kPageSize);
+  layout.payload = take(chunk_bytes, kPageSize);
+  layout.page = take(kPageSize, kPageSize);
+  layout.placed = take(config.io_bytes / kPageSize * sizeof(uint64_t), 64);
+  layout.extents = take(config.max_stored_pages * kExtentEntryBytes, 64);
+  layout.map_placed = take(MaxMapPages(config) * sizeof(uint64_t), 64);
+  layout.table = take(sizeof(Lz4HashTable), 64);
+  layout.total = RoundUp(at, kPageSize);
+  return layout;
+}
+
+// ---- I/O (page-aligned buffers, offsets and lengths: O_DIRECT works)
+
+int WriteAll(int fd, const uint8_t* buf, size_t length, uint64_t offset) {
+  while (length > 0) {
+    const ssize_t n = RetryOnEintr([&] { return pwrite(fd, buf, length, static_cast<off_t>(offset)); });
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    buf += n;
+    length -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return 0;
+}
+
+int Flush(int fd) { return RetryOnEintr([fd] { return fdatasync(fd); }) == 0 ? 0 : errno; }
+
+// ---- The writer
+
+struct Extent {
+  uint64_t start_page;
+  uint64_t page_count;
+};
+
+// One WriteImage call. Methods return 0 or an errno value and set `stage_` on failure.
+class Writer {
+ public:
+  Writer(const ImageWriterConfig& config, ImageWriterWorkspace workspace, uint64_t stream_pages,
+         PageSource& source, SwapAllocator& allocator, ProgressSink& progress)
+      : config_(config),
+        stream_pages_(stream_pages),
+        source_(source),
+        allocator_(allocator),
+        progress_(progress) {
+    const Layout layout = LayoutFor(config);
+    uint8_t* base = workspace.base;
+    io_ = base + layout.io;
+    chunk_ = base + layout.chunk;
+    payload_ = base + layout.payload;
+    page_ = base + layout.page;
+    placed_ = reinterpret_cast<uint64_t*>(base + layout.placed);
+    extents_ = reinterpret_cast<Extent*>(base + layout.extents);
+    map_placed_ = reinterpret_cast<uint64_t*>(base + layout.map_placed);
+    table_ = reinterpret_cast<Lz4HashTable*>(base + layout.table);
+  }
+
+  ImageWriteResult Run() {
+    const int error = WriteEverything();
+    return {error, error == 0 ? "done" : stage_, stream_pages_, stored_bytes_, extent_count_, allocated_pages_};
+  }
+
+ private:
+  int WriteEverything() {
+    int error = WriteChunks();
+    if (error != 0) return error;
+    if (io_fill_ > 0) {
+      const size_t padded = RoundUp(io_fill_, kPageSize);
+      memset(io_ + io_fill_, 0, padded - io_fill_);
+      if ((error = WriteStreamBatch(padded / kPageSize)) != 0) return error;
+    }
+    if ((error = Flush(config_.storage_fd)) != 0) return Fail("flush chunks", error);
+
+    uint64_t map_first_page = 0, map_pages = 0;
+    uint32_t map_crc = 0;
+    if ((error = WriteExtentMap(&map_first_page, &map_pages, &map_crc)) != 0) return error;
+
+    uint64_t header_page = 0;
+    if ((error = AllocPages(1, &header_page)) != 0) return error;
+    BuildHeader(map_first_page, map_pages, map_crc);
+    const uint32_t header_crc = Crc32c(page_, kPageSize);
+    if ((error = WriteAll(config_.storage_fd, page_, kPageSize, header_page * kPageSize)) != 0) return Fail("write header", error);
+    if ((error = Flush(config_.storage_fd)) != 0) return Fail("flush header", error);
+
+    BuildMarkedResumePage(header_page, header_crc);
+    if ((error = WriteAll(config_.storage_fd, page_, kPageSize, config_.resume_page * kPageSize)) != 0) {
+      return Fail("write resume page", error);
+    }
+    if ((error = Flush(config_.storage_fd)) != 0) return Fail("flush resume page", error);
+    return 0;
+  }
+
+  int Fail(const char* stage, int error) {
+    stage_ = stage;
+    return error;
+  }
+
+  // Reads the stream chunk by chunk and appends a record for each.
+  int WriteChunks() {
+    uint64_t received = 0;
+    while (received < stream_pages_) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(config_.chunk_pages, stream_pages_ - received));
+      size_t got = 0;
+      while (got < want) {
+        const long n = source_.ReadPages(chunk_ + got * kPageSize, want - got);
+        if (n < 0) return Fail("read snapshot", static_cast<int>(-n));
+        if (n == 0) return Fail("read snapshot", ENODATA);  // the stream ended early
+        if (static_cast<size_t>(n) > want - got) return Fail("read snapshot", EIO);
+        got += static_cast<size_t>(n);
+      }
+      received += got;
+      const int error = EmitChunk(chunk_, got * kPageSize);
+      if (error != 0) return error;
+      progress_.Progress(received, stream_pages_);
+    }
+    return 0;
+  }
+
+  // One chunk record: LZ4 if that makes it smaller, else the raw bytes.
+  int EmitChunk(const uint8_t* raw, size_t raw_bytes) {
+    stream_crc_ = Crc32c(raw, raw_bytes, stream_crc_);
+    const size_t compressed = config_.compress ? Lz4Compress(raw, raw_bytes, payload_, raw_bytes - 1, *table_) : 0;
+    const uint8_t* payload = compressed > 0 ? payload_ : raw;
+    const size_t payload_bytes = compressed > 0 ? compressed : raw_bytes;
+
+    uint8_t header[kChunkHeaderBytes] = {};
+    PutU32(header, kChunkMagic);
+    PutU32(header + kCIndex, chunk_index_++);
+    PutU32(header + kCRawBytes, static_cast<uint32_t>(raw_bytes));
+    PutU32(header + kCStoredBytes, static_cast<uint32_t>(payload_bytes));
+    PutU32(header + kCCodec, compressed > 0 ? kCodecLz4 : kCodecRaw);
+    PutU32(header + kCPayloadCrc, Crc32c(payload, payload_bytes));
+    PutU32(header + kCCrc, Crc32c(header, kCCrc));
+    const int error = Append(header, sizeof(header));
+    return error != 0 ? error : Append(payload, payload_bytes);
+  }
+
+  // Adds bytes to the chunk stream, writing a batch each time the I/O buffer becomes full.
+  int Append(const uint8_t* bytes, size_t length) {
+    while (length > 0) {
+      const size_t take = std::min(config_.io_bytes - io_fill_, length);
+      memcpy(io_ + io_fill_, bytes, take);
+      io_fill_ += take;
+      stored_bytes_ += take;
+      bytes += take;
+      length -= take;
+      if (io_fill_ == config_.io_bytes) {
+        const int error = WriteStreamBatch(config_.io_bytes / kPageSize);
+        if (error != 0) return error;
+      }
+    }
+    return 0;
+  }
+
+  // Allocates swap pages for the first `pages` pages of the I/O buffer, writes them (one write
+  // per run of consecutive pages) and extends the extent list.
+  int WriteStreamBatch(size_t pages) {
+    int error = AllocPages(pages, placed_);
+    if (error != 0) return error;
+    for (size_t first = 0; first < pages;) {
+      const size_t end = RunEnd(placed_, first, pages);
+      const uint64_t start_page = placed_[first];
+      const uint64_t count = end - first;
+      if ((error = WriteAll(config_.storage_fd, io_ + first * kPageSize, count * kPageSize, start_page * kPageSize)) != 0) {
+        return Fail("write chunks", error);
+      }
+      if (extent_count_ > 0 && extents_[extent_count_ - 1].start_page + extents_[extent_count_ - 1].page_count == start_page) {
+        extents_[extent_count_ - 1].page_count += count;
+      } else if (extent_count_ == config_.max_stored_pages) {
+        return Fail("record extent (more swap pages than max_stored_pages)", ENOSPC);
+      } else {
+        extents_[extent_count_++] = {start_page, count};
+      }
+      first = end;
+    }
+    io_fill_ = 0;
+    return 0;
+  }
+
+  // The extent map pages, chained in order: all are allocated first so each knows its successor,
+  // then built in the I/O buffer and written a batch at a time.
+  int WriteExtentMap(uint64_t* first_page, uint64_t* pages, uint32_t* crc) {
+    const size_t count = DivideRoundingUp(extent_count_, kExtentsPerMapPage);
+    int error = AllocPages(count, map_placed_);
+    if (error != 0) return error;
+    const size_t batch_pages = config_.io_bytes / kPageSize;
+    uint32_t map_crc = 0;
+    for (size_t batch_start = 0; batch_start < count; batch_start += batch_pages) {
+      const size_t batch_end = std::min(count, batch_start + batch_pages);
+      for (size_t i = batch_start; i < batch_end; i++) {
+        uint8_t* page = io_ + (i - batch_start) * kPageSize;
+        BuildMapPage(page, i, i + 1 < count ? map_placed_[i + 1] : 0);
+        map_crc = Crc32c(page, kPageSize, map_crc);
+      }
+      for (size_t first = batch_start; first < batch_end;) {
+        const size_t end = RunEnd(map_placed_, first, batch_end);
+        error = WriteAll(config_.storage_fd, io_ + (first - batch_start) * kPageSize, (end - first) * kPageSize,
+                         map_placed_[first] * kPageSize);
+        if (error != 0) return Fail("write extent map", error);
+        first = end;
+      }
+    }
+    *first_page = map_placed_[0];
+    *pages = count;
+    *crc = map_crc;
+    return 0;
+  }
+
+  void BuildMapPage(uint8_t* page, size_t sequence, uint64_t next_page) {
+    const size_t first = sequence * kExtentsPerMapPage;
+    const size_t entries = std::min(kExtentsPerMapPage, extent_count_ - first);
+    memset(page, 0, kPageSize);
+    memcpy(page, kMapMagic, sizeof(kMapMagic));
+    PutU32(page + kMSequence, static_cast<uint32_t>(sequence));
+    PutU32(page + kMCount, static_cast<uint32_t>(entries));
+    PutU64(page + kMNextPage, next_page);
+    for (size_t i = 0; i < entries; i++) {
+      PutU64(page + kMEntries + i * kExtentEntryBytes, extents_[first + i].start_page);
+      PutU64(page + kMEntries + i * kExtentEntryBytes + 8, extents_[first + i].page_count);
+    }
+    PutU32(page + kMCrc, Crc32c(page, kMCrc));
+  }
+
+  void BuildHeader(uint64_t map_first_page, uint64_t map_pages, uint32_t map_crc) {
+    uint8_t* page = page_;
+    memset(page, 0, kPageSize);
+    memcpy(page, kHeaderMagic, sizeof(kHeaderMagic));
+    PutU32(page + kHVersion, kFormatVersion);
+    PutU32(page + kHFlags, (config_.compress ? kFlagLz4 : 0) | (config_.identity.platform_mode ? kFlagPlatformMode : 0));
+    PutU64(page + kHStreamPages, stream_pages_);
+    PutU64(page + kHStoredBytes, stored_bytes_);
+    PutU64(page + kHChunkCount, chunk_index_);
+    PutU32(page + kHChunkPages, config_.chunk_pages);
+    PutU32(page + kHStreamCrc, stream_crc_);
+    PutU64(page + kHExtentMapPage, map_first_page);
+    PutU64(page + kHExtentMapPages, map_pages);
+    PutU64(page + kHExtentCount, extent_count_);
+    PutU64(page + kHCreatedAtMs, config_.identity.created_at_ms);
+    PutU32(page + kHExtentMapCrc, map_crc);
+    // Up to the first NUL, zero after it: the same bytes whatever the caller left behind it.
+    const char* release = config_.identity.kernel_release;
+    const char* machine = config_.identity.machine_id;
+    memcpy(page + kHKernelRelease, release, strnlen(release, kIdentityFieldBytes - 1));
+    memcpy(page + kHMachineId, machine, strnlen(machine, kIdentityFieldBytes - 1));
+    PutU32(page + kHCrc, Crc32c(page, kHCrc));
+  }
+
+  void BuildMarkedResumePage(uint64_t header_page, uint32_t header_crc) {
+    uint8_t* page = page_;
+    memcpy(page, config_.original_resume_page, kPageSize);
+    PutU64(page + kMarkerHeaderPage, header_page);
+    PutU32(page + kMarkerHeaderCrc, header_crc);
+    memcpy(page + kOriginalSignatureOffset, page + kSignatureOffset, kSignatureBytes);
+    memcpy(page + kSignatureOffset, kImageSignature, kSignatureBytes);
+    PutU32(page + kMarkerCrc, 0);
+    PutU32(page + kMarkerCrc, Crc32c(page + kMarkerOffset, kPageSize - kMarkerOffset));
+  }
+
+  // `count` pages from the allocator, as page indexes, checked to be usable.
+  int AllocPages(size_t count, uint64_t* out) {
+    for (size_t i = 0; i < count; i++) {
+      const int64_t offset = allocator_.AllocPage();
+      if (offset < 0) return Fail("allocate swap page", static_cast<int>(-offset));
+      if (offset % static_cast<int64_t>(kPageSize) != 0) return Fail("allocate swap page (not page aligned)", EINVAL);
+      const uint64_t page = static_cast<uint64_t>(offset) / kPageSize;
+      if (page == config_.resume_page) return Fail("allocate swap page (got the resume page)", EINVAL);
+      out[i] = page;
+      allocated_pages_++;
+    }
+    return 0;
+  }
+
+  // End (exclusive) of the run of consecutive page indexes that starts at `first`.
+  static size_t RunEnd(const uint64_t* pages, size_t first, size_t limit) {
+    size_t end = first + 1;
+    while (end < limit && pages[end] == pages[end - 1] + 1) end++;
+    return end;
+  }
+
+  const ImageWriterConfig& config_;
+  const uint64_t stream_pages_;
+  PageSource& source_;
+  SwapAllocator& allocator_;
+  ProgressSink& progress_;
+
+  uint8_t* io_;
+  uint8_t* chunk_;
+  uint8_t* payload_;
+  uint8_t* page_;
+  uint64_t* placed_;
+  Extent* extents_;
+  uint64_t* map_placed_;
+  Lz4HashTable* table_;
+
+  const char* stage_ = "";
+  size_t io_fill_ = 0;
+  uint64_t stored_bytes_ = 0;
+  uint64_t allocated_pages_ = 0;
+  size_t extent_count_ = 0;
+  uint32_t chunk_index_ = 0;
+  uint32_t stream_crc_ = 0;
+};
+
+const char* CheckConfig(const ImageWriterConfig& config, const ImageWriterWorkspace& workspace, uint64_t stream_pages) {
+  if (config.chunk_pages < 1 || config.chunk_pages > kMaxChunkPages) return "check configuration (chunk_pages)";
+  if (config.io_bytes < kPageSize || config.io_bytes % kPageSize != 0) return "check configuration (io_bytes)";
+  if (config.max_stored_pages < 1) return "check configuration (max_stored_pages)";
+  if (stream_pages < 1) return "check configuration (empty stream)";
+  if (config.original_resume_page == nullptr || !IsMarkable(config.original_resume_page)) {
+    return "check resume page (no swap signature, or data where the marker goes)";
+  }
+  if (workspace.base == nullptr || reinterpret_cast<uintptr_t>(workspace.base) % kPageSize != 0 ||
+      workspace.bytes < ImageWriterWorkspaceBytes(config)) {
+    return "check workspace";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+size_t ImageWriterWorkspaceBytes(const ImageWriterConfig& config) { return LayoutFor(config).total; }
+
+ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspace workspace, uint64_t stream_pages,
+                            PageSource& source, SwapAllocator& allocator, ProgressSink& progress) {
+  if (const char* problem = CheckConfig(config, workspace, stream_pages)) return {EINVAL, problem, stream_pages, 0, 0, 0};
+  return Writer(config, workspace, stream_pages, source, allocator, progress).Run();
+}
+
+int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch) {
+  if (!IsMarkable(original_page)) return EINVAL;
+  memcpy(scratch, original_page, kPageSize);
+  const int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
+  return error != 0 ? error : Flush(storage_fd);
+}
+
+// ---- Test entries (host only: they allocate, which the critical section never does)
+
+namespace {
+
+class MemoryPageSource final : public PageSource {
+ public:
+  MemoryPageSource(const uint8_t* data, size_t pages, size_t max_per_read)
+      : data_(data), pages_(pages), max_per_read_(max_per_read) {}
+  long ReadPages(uint8_t* buf, size_t pages) override {
+    const size_t n = std::min({pages, pages_ - next_, max_per_read_});
+    memcpy(buf, data_ + next_ * kPageSize, n * kPageSize);
+    next_ += n;
+    return static_cast<long>(n);
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t pages_;
+  size_t max_per_read_;
+  size_t next_ = 0;
+};
+
+class ListAllocator final : public SwapAllocator {
+ public:
+  explicit ListAllocator(std::vector<int64_t> offsets) : offsets_(std::move(offsets)) {}
+  int64_t AllocPage() override { return next_ < offsets_.size() ? offsets_[next_++] : -ENOSPC; }
+
+ private:
+  std::vector<int64_t> offsets_;
+  size_t next_ = 0;
+};
+
+class NoProgress final : public ProgressSink {
+ public:
+  void Progress(uint64_t, uint64_t) override {}
+};
+
+// Page-aligned zeroed memory, freed on scope exit.
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(size_t bytes) {
+    if (posix_memalign(&memory_, kPageSize, bytes) != 0) memory_ = nullptr;
+    if (memory_ != nullptr) memset(memory_, 0, bytes);
+  }
+  ~AlignedBuffer() { free(memory_); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  uint8_t* get() const { return static_cast<uint8_t*>(memory_); }
+
+ private:
+  void* memory_ = nullptr;
+};
+
+// A non-negative safe integer property of the params object.
+bool GetCountProperty(Napi::Env env, Napi::Object object, const char* name, double* out) {
+  Napi::Value value = object.Get(name);
+  const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  if (!(number >= 0 && number <= 9007199254740991.0) || number != static_cast<double>(static_cast<int64_t>(number))) {
+    const std::string what = std::string("expected a non-negative integer ") + name;
+    return ArgError(env, "writeImageFromBuffer", what.c_str());
+  }
+  *out = number;
+  return true;
+}
+
+bool GetIdentityString(Napi::Env env, Napi::Object identity, const char* name, char (&field)[kIdentityFieldBytes]) {
+  Napi::Value value = identity.Get(name);
+  if (!value.IsString()) return ArgError(env, "writeImageFromBuffer", (std::string("expected a string ") + name).c_str());
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  if (text.size() >= kIdentityFieldBytes) return ArgError(env, "writeImageFromBuffer", "identity string too long", true);
+  memset(field, 0, kIdentityFieldBytes);
+  memcpy(field, text.data(), text.size());
+  return true;
+}
+
+// writeImageFromBuffer(storageFd, params, stream, allocOffsets): see lib/native/binding.ts.
+Napi::Value WriteImageFromBufferJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* fn = "writeImageFromBuffer";
+  int fd = -1;
+  uint8_t* stream;
+  size_t stream_length;
+  if (!GetFd(info, 0, fn, &fd)) return env.Undefined();
+  if (info.Length() < 4 || !info[1].IsObject() || !info[3].IsArray()) {
+    ArgError(env, fn, "expected (storageFd, params, stream, allocOffsets)");
+    return env.Undefined();
+  }
+  if (!GetBytes(info, 2, fn, &stream, &stream_length)) return env.Undefined();
+  if (stream_length % kPageSize != 0) {
+    ArgError(env, fn, "the stream must be whole pages", true);
+    return env.Undefined();
+  }
+  Napi::Object params = info[1].As<Napi::Object>();
+  Napi::Value original_value = params.Get("originalResumePage");
+  if (!original_value.IsTypedArray() || original_value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      original_value.As<Napi::Uint8Array>().ElementLength() != kPageSize) {
+    ArgError(env, fn, "originalResumePage must be a 4096-byte Uint8Array");
+    return env.Undefined();
+  }
+  const uint8_t* original = original_value.As<Napi::Uint8Array>().Data();
+
+  ImageWriterConfig config{};
+  double resume_page, chunk_pages, io_bytes, max_stored_pages, created_at_ms, per_read = 0;
+  if (!params.Get("identity").IsObject()) {
+    ArgError(env, fn, "expected an identity object");
+    return env.Undefined();
+  }
+  Napi::Object identity = params.Get("identity").As<Napi::Object>();
+  if (!GetCountProperty(env, params, "resumePage", &resume_page) || !GetCountProperty(env, params, "chunkPages", &chunk_pages) ||
+      !GetCountProperty(env, params, "ioBytes", &io_bytes) ||
+      !GetCountProperty(env, params, "maxStoredPages", &max_stored_pages) ||
+      !GetCountProperty(env, identity, "createdAtMs", &created_at_ms) ||
+      !GetIdentityString(env, identity, "kernelRelease", config.identity.kernel_release) ||
+      !GetIdentityString(env, identity, "machineId", config.identity.machine_id)) {
+    return env.Undefined();
+  }
+  if (params.Has("sourcePagesPerRead") && !params.Get("sourcePagesPerRead").IsUndefined() &&
+      !GetCountProperty(env, params, "sourcePagesPerRead", &per_read)) {
+    return env.Undefined();
+  }
+  config.storage_fd = fd;
+  config.resume_page = static_cast<uint64_t>(resume_page);
+  config.original_resume_page = original;
+  config.identity.created_at_ms = static_cast<uint64_t>(created_at_ms);
+  config.identity.platform_mode = identity.Get("platformMode").ToBoolean();
+  config.compress = params.Get("compression").ToString().Utf8Value() == "lz4";
+  config.chunk_pages = static_cast<uint32_t>(chunk_pages);
+  config.max_stored_pages = static_cast<uint64_t>(max_stored_pages);
+  config.io_bytes = static_cast<size_t>(io_bytes);
+
+  Napi::Array offsets_array = info[3].As<Napi::Array>();
+  std::vector<int64_t> offsets(offsets_array.Length());
+  for (uint32_t i = 0; i < offsets_array.Length(); i++) {
+    Napi::Value offset = offsets_array.Get(i);
+    if (!offset.IsNumber()) {
+      ArgError(env, fn, "allocOffsets must be numbers");
+      return env.Undefined();
+    }
+    offsets[i] = offset.As<Napi::Number>().Int64Value();
+  }
+
+  const size_t stream_pages = stream_length / kPageSize;
+  MemoryPageSource source(stream, stream_pages, per_read >= 1 ? static_cast<size_t>(per_read) : stream_pages);
+  ListAllocator allocator(std::move(offsets));
+  NoProgress progress;
+  // The workspace checks need a sane configuration before they size anything.
+  const bool sized = config.chunk_pages >= 1 && config.chunk_pages <= kMaxChunkPages && config.io_bytes >= kPageSize;
+  const size_t workspace_bytes = sized ? ImageWriterWorkspaceBytes(config) : kPageSize;
+  AlignedBuffer workspace(workspace_bytes);
+  if (workspace.get() == nullptr) {
+    ThrowSnapshotError(env, ENOMEM, "posix_memalign", nullptr, nullptr, "no memory for the image writer's workspace");
+    return env.Undefined();
+  }
+  const ImageWriteResult result =
+      WriteImage(config, {workspace.get(), workspace_bytes}, stream_pages, source, allocator, progress);
+
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("error", Napi::Number::New(env, result.error));
+  out.Set("stage", Napi::String::New(env, result.stage));
+  out.Set("streamPages", Napi::Number::New(env, static_cast<double>(result.stream_pages)));
+  out.Set("storedBytes", Napi::Number::New(env, static_cast<double>(result.stored_bytes)));
+  out.Set("extents", Napi::Number::New(env, static_cast<double>(result.extents)));
+  out.Set("storedPages", Napi::Number::New(env, static_cast<double>(result.stored_pages)));
+  return out;
+}
+
+// invalidateImageFd(storageFd, resumePage, originalPage): 0 or an errno value.
+Napi::Value InvalidateImageFdJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* fn = "invalidateImageFd";
+  int fd = -1;
+  int64_t resume_page = 0;
+  uint8_t* original;
+  size_t original_length;
+  if (!GetFd(info, 0, fn, &fd) || !GetNonNegative(info, 1, fn, &resume_page) || !GetBytes(info, 2, fn, &original, &original_length)) {
+    return env.Undefined();
+  }
+  if (original_length != kPageSize) {
+    ArgError(env, fn, "the original page is 4096 bytes", true);
+    return env.Undefined();
+  }
+  AlignedBuffer scratch(kPageSize);
+  if (scratch.get() == nullptr) {
+    ThrowSnapshotError(env, ENOMEM, "posix_memalign", nullptr, nullptr);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, InvalidateImage(fd, static_cast<uint64_t>(resume_page), original, scratch.get()));
+}
+
+}  // namespace
+
+void RegisterImageWriter(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeImageFromBuffer", Napi::Function::New(env, WriteImageFromBufferJs, "writeImageFromBuffer"));
+  exports.Set("invalidateImageFd", Napi::Function::New(env, InvalidateImageFdJs, "invalidateImageFd"));
+}
+
 }  // namespace hiberkit

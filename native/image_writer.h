@@ -57,7 +57,9 @@ struct ImageWriterConfig {
   ImageIdentityFields identity;
   bool compress;                         // LZ4 chunks (else stored raw)
   uint32_t chunk_pages;                  // uncompressed pages per chunk
-  uint64_t max_stored_pages;             // upper bound of swap pages the image may use (sizes the extent table)
+  uint64_t max_stored_pages;             // upper bound of swap pages the image may use (sizes the extent table,
+                                         // 16 bytes each; a smaller value caps the workspace but fails with
+                                         // ENOSPC if the swap pages form more extents than that)
   size_t io_bytes;                       // bytes per disk write batch (a multiple of 4096, e.g. 4 MiB)
 };
 
@@ -73,8 +75,9 @@ struct ImageWriteResult {
   int error;            // 0 or an errno value
   const char* stage;    // static string naming the step that failed (or "done")
   uint64_t stream_pages;
-  uint64_t stored_bytes;
-  uint64_t extents;
+  uint64_t stored_bytes;  // bytes of the chunk stream (the header's stored_bytes), without padding
+  uint64_t extents;       // extents of the chunk stream
+  uint64_t stored_pages;  // swap pages the image uses: chunk stream, extent map and header page
 };
 
 // Reads the whole stream from `source` (stream_pages pages, from GET_IMAGE_SIZE), writes chunks,

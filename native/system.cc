@@ -1,5 +1,114 @@
-// PLACEHOLDER until its owner writes it.
+// Process and machine calls around hibernation: memory locking, sync, power off/reboot, device
+// numbers of files and device nodes, the effective user.
+#include <linux/reboot.h>
+#include <sys/mman.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
 #include "addon.h"
+#include "fd_util.h"
+
 namespace hiberkit {
-void RegisterSystem(Napi::Env, Napi::Object) {}
+
+namespace {
+
+Napi::Value MlockAll(const Napi::CallbackInfo& info) {
+  // MCL_FUTURE as well: buffers allocated after this call must not be paged out while user
+  // space is frozen and swap is being overwritten by the image.
+  if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) ThrowSnapshotError(info.Env(), errno, "mlockall", nullptr, nullptr);
+  return info.Env().Undefined();
+}
+
+Napi::Value MunlockAll(const Napi::CallbackInfo& info) {
+  if (munlockall() != 0) ThrowSnapshotError(info.Env(), errno, "munlockall", nullptr, nullptr);
+  return info.Env().Undefined();
+}
+
+Napi::Value Sync(const Napi::CallbackInfo& info) {
+  sync();
+  return info.Env().Undefined();
+}
+
+// reboot('shutdown' | 'reboot'): does not return on success. Filesystems are not synced here;
+// the caller has done that (or deliberately must not touch them, with user space frozen).
+Napi::Value Reboot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string method;
+  if (!GetString(info, 0, "reboot", &method)) return env.Undefined();
+  int command;
+  if (method == "shutdown") {
+    command = LINUX_REBOOT_CMD_POWER_OFF;
+  } else if (method == "reboot") {
+    command = LINUX_REBOOT_CMD_RESTART;
+  } else {
+    ArgError(env, "reboot", "method must be 'shutdown' or 'reboot'");
+    return env.Undefined();
+  }
+  if (reboot(command) != 0) ThrowSnapshotError(env, errno, "reboot", nullptr, nullptr);
+  return env.Undefined();
+}
+
+// The kernel's 32-bit "new" device encoding (new_encode_dev), the one SNAPSHOT_SET_SWAP_AREA and
+// /sys/power/resume use; glibc's 64-bit dev_t differs from it for majors above 4095.
+uint32_t KernelDevNumber(unsigned int major_number, unsigned int minor_number) {
+  return (minor_number & 0xffu) | (major_number << 8) | ((minor_number & ~0xffu) << 12);
+}
+
+Napi::Object DeviceNumber(Napi::Env env, dev_t dev, const char* key) {
+  Napi::Object result = Napi::Object::New(env);
+  unsigned int maj = major(dev);
+  unsigned int min = minor(dev);
+  result.Set("major", maj);
+  result.Set("minor", min);
+  result.Set(key, KernelDevNumber(maj, min));
+  return result;
+}
+
+bool StatPath(const Napi::CallbackInfo& info, const char* fn, struct stat* st) {
+  std::string path;
+  if (!GetString(info, 0, fn, &path)) return false;
+  if (stat(path.c_str(), st) != 0) {
+    ThrowSnapshotError(info.Env(), errno, "stat", nullptr, path.c_str());
+    return false;
+  }
+  return true;
+}
+
+// statRdev(path) -> {major, minor, rdev, isBlockDevice}: the device a node stands for.
+Napi::Value StatRdev(const Napi::CallbackInfo& info) {
+  struct stat st;
+  if (!StatPath(info, "statRdev", &st)) return info.Env().Undefined();
+  Napi::Object result = DeviceNumber(info.Env(), st.st_rdev, "rdev");
+  result.Set("isBlockDevice", S_ISBLK(st.st_mode));
+  return result;
+}
+
+// statDev(path) -> {major, minor, dev}: the device of the filesystem holding the file.
+Napi::Value StatDev(const Napi::CallbackInfo& info) {
+  struct stat st;
+  if (!StatPath(info, "statDev", &st)) return info.Env().Undefined();
+  return DeviceNumber(info.Env(), st.st_dev, "dev");
+}
+
+Napi::Value GetEuid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(geteuid()));
+}
+
+}  // namespace
+
+void RegisterSystem(Napi::Env env, Napi::Object exports) {
+  struct Export {
+    const char* name;
+    Napi::Function::Callback fn;
+  };
+  const Export functions[] = {
+      {"mlockAll", MlockAll}, {"munlockAll", MunlockAll}, {"sync", Sync},
+      {"reboot", Reboot},     {"statRdev", StatRdev},     {"statDev", StatDev},
+      {"geteuid", GetEuid},
+  };
+  for (const Export& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+}
+
 }  // namespace hiberkit

@@ -1,0 +1,484 @@
+/**
+ * hiberkit's on-disk image format (docs/image-format.md): layout constants and the encoders and
+ * decoders of its four structures — the marker in the resume page, the image header page, the
+ * extent map pages and the chunk record headers.
+ *
+ * native/image_writer.cc writes the same bytes from C++; keep both in step with the document.
+ * Decoders are strict: every reserved byte must be zero and every CRC must match, so a damaged
+ * or foreign page is reported as such instead of being half understood.
+ */
+import { HiberkitError } from '../errors.js';
+import { PAGE_SIZE } from '../ioctls.js';
+import { crc32c } from '../codec/index.js';
+
+export const FORMAT_VERSION = 1;
+
+/** Largest chunk (in pages) the format allows: chunk lengths are u32 and LZ4 blocks stay small. */
+export const MAX_CHUNK_PAGES = 4096;
+/** Default size of the writers' disk batches. */
+export const DEFAULT_IO_BYTES = 4 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// Resume page: signatures and marker
+
+export const SIGNATURE_OFFSET = 4086;
+export const ORIGINAL_SIGNATURE_OFFSET = 4076;
+export const SIGNATURE_BYTES = 10;
+/** hiberkit's signature; "01" is the marker layout version. */
+export const IMAGE_SIGNATURE = 'HIBERKIT01';
+/** Any signature with this prefix is hiberkit's, possibly of another marker version. */
+const SIGNATURE_FAMILY = 'HIBERKIT';
+/** The swap signatures a markable page may carry (v2 and the legacy v1 area). */
+export const SWAP_SIGNATURES: readonly string[] = ['SWAPSPACE2', 'SWAP-SPACE'];
+/** Signatures of other hibernation tools, which hiberkit must leave alone (spec §6.3). */
+const FOREIGN_IMAGE_SIGNATURES: ReadonlyMap<string, string> = new Map([
+  ['S1SUSPEND', "the kernel's own hibernation"],
+  ['S2SUSPEND', "the kernel's own hibernation (old format)"],
+  ['ULSUSPEND', 'uswsusp (s2disk)'],
+  ['LINHIB0001', "an old kernel's hibernation (LINHIB0001)"],
+]);
+
+/** The marker occupies bytes 4048..4095 of the resume page. */
+export const MARKER_OFFSET = 4048;
+const MARKER_HEADER_PAGE = 4048; // u64
+const MARKER_HEADER_CRC = 4056; // u32
+const MARKER_CRC = 4060; // u32
+const MARKER_RESERVED = 4064; // 12 zero bytes, up to the original signature
+
+export interface ResumeMarker {
+  /** Page index of the image header page. */
+  headerPage: number;
+  /** CRC32C of the whole 4096-byte header page. */
+  headerCrc32c: number;
+  /** The swap signature the page had before it was marked. */
+  originalSignature: string;
+}
+
+/** The 10-byte signature field at `offset`, with trailing NULs removed ("S1SUSPEND\0" → "S1SUSPEND"). */
+export function signatureAt(page: Uint8Array, offset: number): string {
+  let end = offset + SIGNATURE_BYTES;
+  while (end > offset && page[end - 1] === 0) end--;
+  return Buffer.from(page.buffer, page.byteOffset + offset, end - offset).toString('latin1');
+}
+
+/** What a resume page currently holds, judged by its signature alone. */
+export type ResumePageKind =
+  | { kind: 'swap' }
+  | { kind: 'hiberkit' }
+  | { kind: 'hiberkit-other-version'; signature: string }
+  | { kind: 'foreign-image'; signature: string; owner: string }
+  | { kind: 'unknown'; signature: string };
+
+export function classifyResumePage(page: Uint8Array): ResumePageKind {
+  assertPage(page, 'resume page');
+  const signature = signatureAt(page, SIGNATURE_OFFSET);
+  if (SWAP_SIGNATURES.includes(signature)) return { kind: 'swap' };
+  if (signature === IMAGE_SIGNATURE) return { kind: 'hiberkit' };
+  if (signature.startsWith(SIGNATURE_FAMILY)) return { kind: 'hiberkit-other-version', signature };
+  const owner = FOREIGN_IMAGE_SIGNATURES.get(signature);
+  if (owner) return { kind: 'foreign-image', signature, owner };
+  return { kind: 'unknown', signature };
+}
+
+/**
+ * Throws unless `page` is a swap header page that can be marked and later rebuilt from the marker
+ * alone: a swap signature at 4086 and zeros in 4048..4085 (mkswap leaves them zero).
+ * `where` names the page in messages (e.g. the block device).
+ */
+export function assertMarkable(page: Uint8Array, where = 'the resume page'): void {
+  const state = classifyResumePage(page);
+  switch (state.kind) {
+    case 'swap':
+      break;
+    case 'hiberkit':
+    case 'hiberkit-other-version':
+      throw new HiberkitError(
+        'IMAGE_PRESENT',
+        `${where} already holds a hiberkit image (${state.kind === 'hiberkit' ? IMAGE_SIGNATURE : state.signature}); resume it or discard it before hibernating again`,
+      );
+    case 'foreign-image':
+      throw new HiberkitError(
+        'FOREIGN_SIGNATURE',
+        `${where} holds an image of ${state.owner} (signature ${JSON.stringify(state.signature)}); hiberkit will not overwrite it`,
+      );
+    case 'unknown':
+      throw new HiberkitError(
+        'RESUME_PAGE_NOT_SWAP',
+        `${where} is not a swap area: no swap signature at byte ${SIGNATURE_OFFSET} (found ${JSON.stringify(state.signature)}); run mkswap and swapon first`,
+      );
+  }
+  if (!isZero(page, MARKER_OFFSET, SIGNATURE_OFFSET)) {
+    throw new HiberkitError(
+      'RESUME_PAGE_NOT_SWAP',
+      `${where} has data in bytes ${MARKER_OFFSET}..${SIGNATURE_OFFSET - 1}, where a swap header from mkswap has zeros; hiberkit could not put it back exactly, so it refuses to mark it`,
+    );
+  }
+}
+
+/** The resume page marked for an image whose header is `headerPage` with CRC32C `headerCrc32c`. */
+export function markResumePage(original: Uint8Array, headerPage: number, headerCrc32c: number): Uint8Array {
+  assertMarkable(original);
+  const page = new Uint8Array(PAGE_SIZE);
+  page.set(original);
+  const view = viewOf(page);
+  view.setBigUint64(MARKER_HEADER_PAGE, BigInt(headerPage), true);
+  view.setUint32(MARKER_HEADER_CRC, headerCrc32c, true);
+  page.copyWithin(ORIGINAL_SIGNATURE_OFFSET, SIGNATURE_OFFSET, SIGNATURE_OFFSET + SIGNATURE_BYTES);
+  page.set(Buffer.from(IMAGE_SIGNATURE, 'latin1'), SIGNATURE_OFFSET);
+  view.setUint32(MARKER_CRC, markerCrc(page), true);
+  return page;
+}
+
+/** CRC32C of bytes 4048..4095 with the marker CRC field taken as zero. */
+function markerCrc(page: Uint8Array): number {
+  let crc = crc32c(page.subarray(MARKER_OFFSET, MARKER_CRC));
+  crc = crc32c(new Uint8Array(4), crc);
+  return crc32c(page.subarray(MARKER_CRC + 4, PAGE_SIZE), crc);
+}
+
+/** Decodes and checks the marker of a page carrying IMAGE_SIGNATURE (IMAGE_CORRUPT otherwise). */
+export function decodeMarker(page: Uint8Array): ResumeMarker {
+  assertPage(page, 'resume page');
+  if (signatureAt(page, SIGNATURE_OFFSET) !== IMAGE_SIGNATURE) {
+    throw corrupt(`the resume page does not carry the ${IMAGE_SIGNATURE} signature`);
+  }
+  const view = viewOf(page);
+  if (view.getUint32(MARKER_CRC, true) !== markerCrc(page)) throw corrupt('the resume page marker fails its CRC');
+  if (!isZero(page, MARKER_RESERVED, ORIGINAL_SIGNATURE_OFFSET)) throw corrupt('the resume page marker has data in its reserved bytes');
+  const originalSignature = signatureAt(page, ORIGINAL_SIGNATURE_OFFSET);
+  if (!SWAP_SIGNATURES.includes(originalSignature)) {
+    throw corrupt(`the resume page marker keeps ${JSON.stringify(originalSignature)}, not a swap signature`);
+  }
+  return {
+    headerPage: safeNumber(view.getBigUint64(MARKER_HEADER_PAGE, true), 'header page'),
+    headerCrc32c: view.getUint32(MARKER_HEADER_CRC, true),
+    originalSignature,
+  };
+}
+
+/**
+ * The swap header page as it was before marking, rebuilt from a marked page: bytes 4048..4085
+ * zeroed and the kept signature put back at 4086. Needs only the kept signature to be a swap
+ * signature (not the marker CRC), so a damaged marker can still be undone.
+ */
+export function restoreOriginalPage(marked: Uint8Array): Uint8Array {
+  assertPage(marked, 'resume page');
+  const state = classifyResumePage(marked);
+  if (state.kind === 'hiberkit-other-version') {
+    throw new HiberkitError('UNSUPPORTED_VERSION', `the resume page carries ${state.signature}; this hiberkit only knows the ${IMAGE_SIGNATURE} marker`);
+  }
+  if (state.kind !== 'hiberkit') throw new HiberkitError('NO_IMAGE', 'the resume page is not marked by hiberkit');
+  const originalSignature = signatureAt(marked, ORIGINAL_SIGNATURE_OFFSET);
+  if (!SWAP_SIGNATURES.includes(originalSignature)) {
+    throw corrupt(
+      `the resume page keeps ${JSON.stringify(originalSignature)} as its original signature, so the swap header cannot be rebuilt; run mkswap on the area`,
+    );
+  }
+  const page = new Uint8Array(PAGE_SIZE);
+  page.set(marked);
+  page.copyWithin(SIGNATURE_OFFSET, ORIGINAL_SIGNATURE_OFFSET, ORIGINAL_SIGNATURE_OFFSET + SIGNATURE_BYTES);
+  page.fill(0, MARKER_OFFSET, SIGNATURE_OFFSET);
+  return page;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image header page
+
+const HEADER_MAGIC = 'HKIMAGE\0';
+const H_MAGIC = 0; // 8 bytes
+const H_VERSION = 8; // u32
+const H_FLAGS = 12; // u32
+const H_STREAM_PAGES = 16; // u64
+const H_STORED_BYTES = 24; // u64
+const H_CHUNK_COUNT = 32; // u64
+const H_CHUNK_PAGES = 40; // u32
+const H_STREAM_CRC = 44; // u32
+const H_EXTENT_MAP_PAGE = 48; // u64
+const H_EXTENT_MAP_PAGES = 56; // u64
+const H_EXTENT_COUNT = 64; // u64
+const H_CREATED_AT_MS = 72; // u64
+const H_EXTENT_MAP_CRC = 80; // u32
+// 84..87 reserved
+const H_KERNEL_RELEASE = 88; // char[65]
+const H_MACHINE_ID = 153; // char[65]
+/** End of the identity fields; 218..1023 reserved. */
+const H_FIELDS_END = 218;
+/** Reserved for encryption and authentication (docs/image-format.md §2.1): zero in version 1. */
+export const SECURITY_BLOCK_OFFSET = 1024;
+export const SECURITY_BLOCK_BYTES = 2048;
+/** CRC32C of bytes 0..4091. */
+const H_CRC = 4092;
+
+/** Longest kernel release or machine id the header holds (65-byte NUL-padded fields). */
+export const IDENTITY_FIELD_BYTES = 65;
+
+export const FLAG_LZ4 = 1 << 0;
+export const FLAG_PLATFORM_MODE = 1 << 1;
+export const FLAG_ENCRYPTED = 1 << 2;
+export const FLAG_AUTHENTICATED = 1 << 3;
+const KNOWN_FLAGS = FLAG_LZ4 | FLAG_PLATFORM_MODE;
+
+export interface ImageHeader {
+  version: number;
+  /** Chunks may be LZ4 blocks (flag bit 0). */
+  compressed: boolean;
+  /** Restore must use the platform (ACPI S4) hooks (flag bit 1). */
+  platformMode: boolean;
+  /** Pages of the kernel's snapshot stream (GET_IMAGE_SIZE / 4096). */
+  streamPages: number;
+  /** Bytes of the chunk stream (records back to back, without the final page padding). */
+  storedBytes: number;
+  chunkPages: number;
+  chunkCount: number;
+  /** CRC32C of the whole uncompressed stream, in order. */
+  streamCrc32c: number;
+  extentMapPage: number;
+  extentMapPages: number;
+  extentCount: number;
+  /** CRC32C of all extent map pages (whole pages, chain order). */
+  extentMapCrc32c: number;
+  createdAtMs: number;
+  kernelRelease: string;
+  machineId: string;
+}
+
+export function encodeHeader(header: ImageHeader): Uint8Array {
+  const page = new Uint8Array(PAGE_SIZE);
+  const view = viewOf(page);
+  page.set(Buffer.from(HEADER_MAGIC, 'latin1'), H_MAGIC);
+  view.setUint32(H_VERSION, header.version, true);
+  view.setUint32(H_FLAGS, (header.compressed ? FLAG_LZ4 : 0) | (header.platformMode ? FLAG_PLATFORM_MODE : 0), true);
+  view.setBigUint64(H_STREAM_PAGES, BigInt(header.streamPages), true);
+  view.setBigUint64(H_STORED_BYTES, BigInt(header.storedBytes), true);
+  view.setBigUint64(H_CHUNK_COUNT, BigInt(header.chunkCount), true);
+  view.setUint32(H_CHUNK_PAGES, header.chunkPages, true);
+  view.setUint32(H_STREAM_CRC, header.streamCrc32c, true);
+  view.setBigUint64(H_EXTENT_MAP_PAGE, BigInt(header.extentMapPage), true);
+  view.setBigUint64(H_EXTENT_MAP_PAGES, BigInt(header.extentMapPages), true);
+  view.setBigUint64(H_EXTENT_COUNT, BigInt(header.extentCount), true);
+  view.setBigUint64(H_CREATED_AT_MS, BigInt(header.createdAtMs), true);
+  view.setUint32(H_EXTENT_MAP_CRC, header.extentMapCrc32c, true);
+  page.set(encodeIdentityField(header.kernelRelease, 'kernel release'), H_KERNEL_RELEASE);
+  page.set(encodeIdentityField(header.machineId, 'machine id'), H_MACHINE_ID);
+  view.setUint32(H_CRC, crc32c(page.subarray(0, H_CRC)), true);
+  return page;
+}
+
+/** A string as a NUL-padded 65-byte field: at most 64 bytes of UTF-8, no NUL inside. */
+export function encodeIdentityField(value: string, what: string): Uint8Array {
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length >= IDENTITY_FIELD_BYTES || bytes.includes(0)) {
+    throw new RangeError(`the ${what} must be at most ${IDENTITY_FIELD_BYTES - 1} bytes of UTF-8 without NUL: ${JSON.stringify(value)}`);
+  }
+  const field = new Uint8Array(IDENTITY_FIELD_BYTES);
+  field.set(bytes);
+  return field;
+}
+
+/**
+ * Decodes a header page: IMAGE_CORRUPT for a wrong magic, CRC, reserved byte or inconsistent
+ * count, UNSUPPORTED_VERSION for another format version or a feature flag this reader lacks.
+ */
+export function decodeHeader(page: Uint8Array): ImageHeader {
+  assertPage(page, 'header page');
+  const view = viewOf(page);
+  if (Buffer.from(page.buffer, page.byteOffset, HEADER_MAGIC.length).toString('latin1') !== HEADER_MAGIC) {
+    throw corrupt('the image header page has no HKIMAGE magic');
+  }
+  const version = view.getUint32(H_VERSION, true);
+  if (version !== FORMAT_VERSION) {
+    throw new HiberkitError('UNSUPPORTED_VERSION', `the image has format version ${version}; this hiberkit reads version ${FORMAT_VERSION}`);
+  }
+  if (view.getUint32(H_CRC, true) !== crc32c(page.subarray(0, H_CRC))) throw corrupt('the image header fails its CRC');
+  const flags = view.getUint32(H_FLAGS, true);
+  if (flags & (FLAG_ENCRYPTED | FLAG_AUTHENTICATED)) {
+    throw new HiberkitError('UNSUPPORTED_VERSION', 'the image is encrypted or authenticated, which this version of the format does not define yet');
+  }
+  if (flags & ~KNOWN_FLAGS) throw new HiberkitError('UNSUPPORTED_VERSION', `the image header has unknown flags 0x${flags.toString(16)}`);
+  if (!isZero(page, H_EXTENT_MAP_CRC + 4, H_KERNEL_RELEASE) || !isZero(page, H_FIELDS_END, H_CRC)) {
+    throw corrupt('the image header has data in reserved bytes');
+  }
+  const header: ImageHeader = {
+    version,
+    compressed: (flags & FLAG_LZ4) !== 0,
+    platformMode: (flags & FLAG_PLATFORM_MODE) !== 0,
+    streamPages: safeNumber(view.getBigUint64(H_STREAM_PAGES, true), 'stream pages'),
+    storedBytes: safeNumber(view.getBigUint64(H_STORED_BYTES, true), 'stored bytes'),
+    chunkCount: safeNumber(view.getBigUint64(H_CHUNK_COUNT, true), 'chunk count'),
+    chunkPages: view.getUint32(H_CHUNK_PAGES, true),
+    streamCrc32c: view.getUint32(H_STREAM_CRC, true),
+    extentMapPage: safeNumber(view.getBigUint64(H_EXTENT_MAP_PAGE, true), 'extent map page'),
+    extentMapPages: safeNumber(view.getBigUint64(H_EXTENT_MAP_PAGES, true), 'extent map pages'),
+    extentCount: safeNumber(view.getBigUint64(H_EXTENT_COUNT, true), 'extent count'),
+    createdAtMs: safeNumber(view.getBigUint64(H_CREATED_AT_MS, true), 'creation time'),
+    extentMapCrc32c: view.getUint32(H_EXTENT_MAP_CRC, true),
+    kernelRelease: decodeIdentityField(page, H_KERNEL_RELEASE, 'kernel release'),
+    machineId: decodeIdentityField(page, H_MACHINE_ID, 'machine id'),
+  };
+  checkHeaderCounts(header);
+  return header;
+}
+
+/** The counts a valid writer produces always agree with each other. */
+function checkHeaderCounts(h: ImageHeader): void {
+  if (h.chunkPages < 1 || h.chunkPages > MAX_CHUNK_PAGES) throw corrupt(`the image header gives ${h.chunkPages} pages per chunk`);
+  if (h.streamPages < 1) throw corrupt('the image header gives an empty stream');
+  if (h.chunkCount !== Math.ceil(h.streamPages / h.chunkPages)) {
+    throw corrupt(`the image header gives ${h.chunkCount} chunks for ${h.streamPages} pages of ${h.chunkPages}`);
+  }
+  if (h.storedBytes < h.chunkCount * (CHUNK_HEADER_BYTES + 1)) throw corrupt(`the image header gives only ${h.storedBytes} stored bytes`);
+  if (h.extentCount < 1 || h.extentMapPages !== Math.ceil(h.extentCount / EXTENTS_PER_MAP_PAGE)) {
+    throw corrupt(`the image header gives ${h.extentCount} extents in ${h.extentMapPages} map pages`);
+  }
+}
+
+function decodeIdentityField(page: Uint8Array, offset: number, what: string): string {
+  const field = page.subarray(offset, offset + IDENTITY_FIELD_BYTES);
+  const end = field.indexOf(0);
+  if (end < 0 || !isZero(field, end, IDENTITY_FIELD_BYTES)) throw corrupt(`the image header's ${what} field is not NUL padded`);
+  return Buffer.from(field.buffer, field.byteOffset, end).toString('utf8');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extent map pages
+
+const MAP_MAGIC = 'HKEXTMAP';
+const M_SEQUENCE = 8; // u32
+const M_COUNT = 12; // u32
+const M_NEXT_PAGE = 16; // u64
+const M_ENTRIES = 24; // {u64 start_page, u64 page_count}[count]
+const EXTENT_ENTRY_BYTES = 16;
+export const EXTENTS_PER_MAP_PAGE = 254;
+/** CRC32C of bytes 0..4091; 4088..4091 are zero. */
+const M_CRC = 4092;
+
+/** A run of consecutive pages on the storage device, in page units. */
+export interface Extent {
+  startPage: number;
+  pageCount: number;
+}
+
+/** Map page number `sequence` of the chain, holding `extents` (at most EXTENTS_PER_MAP_PAGE). */
+export function encodeExtentMapPage(sequence: number, extents: readonly Extent[], nextPage: number): Uint8Array {
+  if (extents.length < 1 || extents.length > EXTENTS_PER_MAP_PAGE) throw new RangeError(`a map page holds 1..${EXTENTS_PER_MAP_PAGE} extents`);
+  const page = new Uint8Array(PAGE_SIZE);
+  const view = viewOf(page);
+  page.set(Buffer.from(MAP_MAGIC, 'latin1'), 0);
+  view.setUint32(M_SEQUENCE, sequence, true);
+  view.setUint32(M_COUNT, extents.length, true);
+  view.setBigUint64(M_NEXT_PAGE, BigInt(nextPage), true);
+  extents.forEach((extent, i) => {
+    view.setBigUint64(M_ENTRIES + i * EXTENT_ENTRY_BYTES, BigInt(extent.startPage), true);
+    view.setBigUint64(M_ENTRIES + i * EXTENT_ENTRY_BYTES + 8, BigInt(extent.pageCount), true);
+  });
+  view.setUint32(M_CRC, crc32c(page.subarray(0, M_CRC)), true);
+  return page;
+}
+
+/** Decodes map page number `sequence` of the chain (IMAGE_CORRUPT if it is not exactly that). */
+export function decodeExtentMapPage(page: Uint8Array, sequence: number): { extents: Extent[]; nextPage: number } {
+  assertPage(page, 'extent map page');
+  const view = viewOf(page);
+  const where = `extent map page ${sequence}`;
+  if (Buffer.from(page.buffer, page.byteOffset, MAP_MAGIC.length).toString('latin1') !== MAP_MAGIC) throw corrupt(`${where} has no HKEXTMAP magic`);
+  if (view.getUint32(M_CRC, true) !== crc32c(page.subarray(0, M_CRC))) throw corrupt(`${where} fails its CRC`);
+  if (view.getUint32(M_SEQUENCE, true) !== sequence) throw corrupt(`${where} says it is map page ${view.getUint32(M_SEQUENCE, true)}`);
+  const count = view.getUint32(M_COUNT, true);
+  if (count < 1 || count > EXTENTS_PER_MAP_PAGE) throw corrupt(`${where} claims ${count} extents`);
+  if (!isZero(page, M_ENTRIES + count * EXTENT_ENTRY_BYTES, M_CRC)) throw corrupt(`${where} has data after its last extent`);
+  const extents: Extent[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = M_ENTRIES + i * EXTENT_ENTRY_BYTES;
+    extents.push({
+      startPage: safeNumber(view.getBigUint64(at, true), `${where} extent start`),
+      pageCount: safeNumber(view.getBigUint64(at + 8, true), `${where} extent length`),
+    });
+  }
+  return { extents, nextPage: safeNumber(view.getBigUint64(M_NEXT_PAGE, true), `${where} next page`) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chunk records
+
+const CHUNK_MAGIC = 0x4b434b48; // "HKCK" read as a little-endian u32
+export const CHUNK_HEADER_BYTES = 48;
+const C_INDEX = 4; // u32
+const C_RAW_BYTES = 8; // u32
+const C_STORED_BYTES = 12; // u32
+const C_CODEC = 16; // u32
+const C_PAYLOAD_CRC = 20; // u32
+/** 24..39: AEAD tag, 40..43: reserved; both zero in version 1. */
+const C_TAG = 24;
+const C_CRC = 44; // u32, CRC32C of bytes 0..43
+
+export const CODEC_RAW = 0;
+export const CODEC_LZ4 = 1;
+
+export interface ChunkHeader {
+  index: number;
+  /** Uncompressed length. */
+  rawBytes: number;
+  /** Payload length on disk. */
+  storedBytes: number;
+  codec: typeof CODEC_RAW | typeof CODEC_LZ4;
+  /** CRC32C of the stored payload. */
+  payloadCrc32c: number;
+}
+
+/** Writes the 48-byte record header at `dst[at]`. */
+export function encodeChunkHeader(dst: Uint8Array, at: number, chunk: ChunkHeader): void {
+  const header = dst.subarray(at, at + CHUNK_HEADER_BYTES);
+  header.fill(0);
+  const view = viewOf(header);
+  view.setUint32(0, CHUNK_MAGIC, true);
+  view.setUint32(C_INDEX, chunk.index, true);
+  view.setUint32(C_RAW_BYTES, chunk.rawBytes, true);
+  view.setUint32(C_STORED_BYTES, chunk.storedBytes, true);
+  view.setUint32(C_CODEC, chunk.codec, true);
+  view.setUint32(C_PAYLOAD_CRC, chunk.payloadCrc32c, true);
+  view.setUint32(C_CRC, crc32c(header.subarray(0, C_CRC)), true);
+}
+
+/** Reads the record header at `src[at]` (IMAGE_CORRUPT for a wrong magic, CRC, codec or reserved byte). */
+export function decodeChunkHeader(src: Uint8Array, at: number): ChunkHeader {
+  if (at + CHUNK_HEADER_BYTES > src.length) throw corrupt(`the chunk stream ends inside a record header at byte ${at}`);
+  const header = src.subarray(at, at + CHUNK_HEADER_BYTES);
+  const view = viewOf(header);
+  if (view.getUint32(0, true) !== CHUNK_MAGIC) throw corrupt(`no chunk record at stream byte ${at}`);
+  if (view.getUint32(C_CRC, true) !== crc32c(header.subarray(0, C_CRC))) throw corrupt(`the chunk record header at stream byte ${at} fails its CRC`);
+  if (!isZero(header, C_TAG, C_CRC)) throw corrupt(`the chunk record at stream byte ${at} has data in its tag or reserved bytes`);
+  const codec = view.getUint32(C_CODEC, true);
+  if (codec !== CODEC_RAW && codec !== CODEC_LZ4) throw corrupt(`the chunk record at stream byte ${at} names unknown codec ${codec}`);
+  return {
+    index: view.getUint32(C_INDEX, true),
+    rawBytes: view.getUint32(C_RAW_BYTES, true),
+    storedBytes: view.getUint32(C_STORED_BYTES, true),
+    codec,
+    payloadCrc32c: view.getUint32(C_PAYLOAD_CRC, true),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function isZero(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+function assertPage(page: Uint8Array, what: string): void {
+  if (page.length !== PAGE_SIZE) throw new RangeError(`a ${what} is ${PAGE_SIZE} bytes, got ${page.length}`);
+}
+
+function safeNumber(value: bigint, what: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(`the image's ${what} (${value}) is out of range`);
+  return Number(value);
+}
+
+function corrupt(message: string): HiberkitError {
+  return new HiberkitError('IMAGE_CORRUPT', message);
+}

@@ -1,0 +1,315 @@
+/**
+ * Facts about the running system for hibernation: swap areas, the resume device, what the
+ * kernel allows. The parsing is done by pure functions (text in, data out) exported for tests;
+ * NativeSystemInfo reads /proc, /sys and stat(2) and feeds them.
+ */
+import { existsSync, readFileSync, readdirSync, realpathSync, openSync, readSync, closeSync } from 'node:fs';
+import { hostname, release, totalmem } from 'node:os';
+
+import type { HibernationSupport, SwapArea, SystemInfo } from '../backend.js';
+import { HiberkitError } from '../errors.js';
+import { PAGE_SIZE, decodeDev, encodeDev } from '../ioctls.js';
+import type { NativeBinding } from './binding.js';
+
+// ---------------------------------------------------------------------------------------------
+// Pure parsers
+
+/** One line of /proc/swaps, before the device facts are looked up. */
+export type ProcSwapsEntry = Pick<SwapArea, 'path' | 'type' | 'sizeBytes' | 'usedBytes' | 'priority'>;
+
+/** Undoes the kernel's octal escapes in /proc paths (space → `\040`, tab, newline, backslash). */
+export function unescapeProcPath(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/** /proc/swaps: a header line, then `Filename Type Size Used Priority` with sizes in KiB. */
+export function parseProcSwaps(text: string): ProcSwapsEntry[] {
+  const entries: ProcSwapsEntry[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 5) continue;
+    const [path, type, size, used, priority] = fields as [string, string, string, string, string];
+    entries.push({
+      path: unescapeProcPath(path),
+      type: type === 'partition' ? 'partition' : 'file',
+      sizeBytes: Number(size) * 1024,
+      usedBytes: Number(used) * 1024,
+      priority: Number(priority),
+    });
+  }
+  return entries;
+}
+
+/**
+ * The kernel command line split into words the way the kernel does: blanks separate, double
+ * quotes group (`a="b c"` is one word `a=b c`) and are removed.
+ */
+export function parseCommandLine(text: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') {
+      quoted = !quoted;
+      inWord = true;
+    } else if (!quoted && /\s/.test(ch)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/** The value of the last `name=value` word (the kernel keeps the last one), if any. */
+export function commandLineValue(words: readonly string[], name: string): string | undefined {
+  const prefix = `${name}=`;
+  let value: string | undefined;
+  for (const word of words) if (word.startsWith(prefix)) value = word.slice(prefix.length);
+  return value;
+}
+
+/**
+ * `nohibernate`, or `hibernate=` with a value starting with "no" other than the `noresume` and
+ * `nocompress` options (the kernel's hibernate_setup() compares prefixes the same way).
+ */
+export function hibernationDisabledByCommandLine(words: readonly string[]): boolean {
+  if (words.includes('nohibernate')) return true;
+  return words.some((word) => {
+    if (!word.startsWith('hibernate=')) return false;
+    const value = word.slice('hibernate='.length);
+    return value.startsWith('no') && !value.startsWith('noresume') && !value.startsWith('nocompress');
+  });
+}
+
+/** A sysfs choice list such as `[platform] shutdown reboot` or `none [integrity] confidentiality`. */
+export function parseChoiceList(text: string): { options: string[]; selected: string | null } {
+  let selected: string | null = null;
+  const options = text
+    .trim()
+    .split(/\s+/)
+    .filter((word) => word !== '')
+    .map((word) => {
+      const bare = word.replace(/^\[(.*)\]$/, '$1');
+      if (bare !== word) selected = bare;
+      return bare;
+    });
+  return { options, selected };
+}
+
+/** `KEY=value` lines of a sysfs uevent file. */
+export function parseUevent(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) fields[line.slice(0, eq)] = line.slice(eq + 1).trim();
+  }
+  return fields;
+}
+
+/** `MAJ:MIN` (as /sys/power/resume and /sys/dev/block name devices), or null. */
+export function parseMajorMinor(text: string): { major: number; minor: number } | null {
+  const match = /^\s*(\d+):(\d+)\s*$/.exec(text);
+  return match ? { major: Number(match[1]), minor: Number(match[2]) } : null;
+}
+
+/**
+ * The UUID and label of a swap area from its header page, or null if the page has no swap
+ * signature. Layout (the kernel's `union swap_header`): 1024 boot bytes, version, last_page,
+ * nr_badpages, then a 16-byte UUID at 1036 and a 16-byte label at 1052; the signature is the
+ * last 10 bytes of the page.
+ */
+export function parseSwapHeader(page: Uint8Array): { uuid: string; label: string } | null {
+  if (page.length < PAGE_SIZE) return null;
+  const signature = new TextDecoder().decode(page.subarray(PAGE_SIZE - 10));
+  if (signature !== 'SWAPSPACE2' && signature !== 'SWAP-SPACE') return null;
+  const hex = Array.from(page.subarray(1036, 1052), (b) => b.toString(16).padStart(2, '0')).join('');
+  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const labelBytes = page.subarray(1052, 1068);
+  const end = labelBytes.indexOf(0);
+  const label = new TextDecoder().decode(end === -1 ? labelBytes : labelBytes.subarray(0, end));
+  return { uuid, label };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live system
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null; // absent (no such kernel feature) or unreadable (not root): the caller decides
+  }
+}
+
+/** The first page of a device, or null where it cannot be read. */
+function readFirstPage(path: string): Uint8Array | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const page = new Uint8Array(PAGE_SIZE);
+    return readSync(fd, page, 0, PAGE_SIZE, 0) === PAGE_SIZE ? page : null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The identifier kinds `resume=` accepts, and the /dev/disk/by-* directory udev keeps for each. */
+const BY_LINK_DIRS = { UUID: 'by-uuid', LABEL: 'by-label', PARTUUID: 'by-partuuid', PARTLABEL: 'by-partlabel' } as const;
+type IdentifierKind = keyof typeof BY_LINK_DIRS;
+
+export class NativeSystemInfo implements SystemInfo {
+  readonly #native: NativeBinding;
+
+  constructor(native: NativeBinding) {
+    this.#native = native;
+  }
+
+  kernelRelease(): string {
+    return release();
+  }
+
+  machineId(): string {
+    const machineId = readText('/etc/machine-id')?.trim();
+    if (machineId) return machineId;
+    const productUuid = readText('/sys/class/dmi/id/product_uuid')?.trim().toLowerCase();
+    if (productUuid) return productUuid;
+    return hostname();
+  }
+
+  commandLine(): string[] {
+    return parseCommandLine(readText('/proc/cmdline') ?? '');
+  }
+
+  swapAreas(): SwapArea[] {
+    return parseProcSwaps(readText('/proc/swaps') ?? '').map((entry) => {
+      if (entry.type === 'partition') {
+        return { ...entry, blockDevice: entry.path, dev: this.deviceNumber(entry.path), offsetPages: 0 };
+      }
+      const { blockDevice, dev, offsetPages } = this.#swapFileLocation(entry.path);
+      return { ...entry, blockDevice, dev, offsetPages };
+    });
+  }
+
+  /**
+   * The kernel's live setting (/sys/power/resume, filled from `resume=` at boot or by an
+   * initramfs) wins; otherwise `resume=` itself, which the kernel may not have resolved yet
+   * (UUID= and LABEL= are initramfs conventions the kernel does not understand).
+   */
+  resumeSetting(): { device: string | null; dev: number; offsetPages: number } {
+    const words = this.commandLine();
+    const sysOffset = readText('/sys/power/resume_offset');
+    const cmdOffset = commandLineValue(words, 'resume_offset');
+    const offsetPages = Number(sysOffset?.trim() ?? cmdOffset ?? 0);
+    const live = parseMajorMinor(readText('/sys/power/resume') ?? '');
+    if (live && (live.major !== 0 || live.minor !== 0)) {
+      return { device: this.#nodeOfDevice(live.major, live.minor), dev: encodeDev(live.major, live.minor), offsetPages };
+    }
+    const spec = commandLineValue(words, 'resume');
+    if (spec === undefined || spec === '') return { device: null, dev: 0, offsetPages: 0 };
+    const device = this.resolveBlockDevice(spec);
+    return { device, dev: this.deviceNumber(device), offsetPages };
+  }
+
+  hibernationSupport(): HibernationSupport {
+    const disk = parseChoiceList(readText('/sys/power/disk') ?? '');
+    const lockdown = readText('/sys/kernel/security/lockdown');
+    return {
+      snapshotDevice: existsSync('/dev/snapshot'),
+      diskState: parseChoiceList(readText('/sys/power/state') ?? '').options.includes('disk'),
+      enabled: disk.options.length > 0 && disk.selected !== 'disabled',
+      lockdown: lockdown === null ? 'none' : (parseChoiceList(lockdown).selected ?? 'none'),
+      diskModes: disk.options.filter((mode) => mode !== 'disabled'),
+      disabledOnCommandLine: hibernationDisabledByCommandLine(this.commandLine()),
+    };
+  }
+
+  isPrivileged(): boolean {
+    return this.#native.geteuid() === 0;
+  }
+
+  deviceNumber(path: string): number {
+    const st = this.#native.statRdev(path);
+    if (!st.isBlockDevice) throw new HiberkitError('NOT_A_BLOCK_DEVICE', `${path} is not a block device`);
+    return st.rdev;
+  }
+
+  /**
+   * Accepts what `resume=` accepts: `MAJ:MIN`, a hexadecimal device number, a path, and
+   * `UUID=`, `LABEL=`, `PARTUUID=`, `PARTLABEL=`. Identifiers are looked up in /dev/disk/by-*
+   * (udev); without udev (an early initramfs) labels of partitions are found in sysfs, and swap
+   * UUIDs/labels by reading the swap header of each block device.
+   */
+  resolveBlockDevice(spec: string): string {
+    const majorMinor = parseMajorMinor(spec);
+    if (majorMinor) return this.#nodeOfDevice(majorMinor.major, majorMinor.minor);
+    if (/^[0-9a-f]+$/i.test(spec)) {
+      const { major, minor } = decodeDev(parseInt(spec, 16));
+      return this.#nodeOfDevice(major, minor);
+    }
+    const identifier = /^(UUID|LABEL|PARTUUID|PARTLABEL)=(.+)$/.exec(spec);
+    if (identifier) return this.#nodeByIdentifier(identifier[1] as IdentifierKind, identifier[2]!);
+    if (spec.startsWith('/')) {
+      if (!existsSync(spec)) throw new HiberkitError('DEVICE_NOT_FOUND', `${spec} does not exist`);
+      return spec;
+    }
+    throw new HiberkitError('BAD_DEVICE_SPEC', `cannot read "${spec}" as a device (expected MAJ:MIN, a path, UUID=, LABEL=, PARTUUID= or PARTLABEL=)`);
+  }
+
+  swapFileOffset(path: string): { blockDevice: string; offsetPages: number } {
+    const { blockDevice, offsetPages } = this.#swapFileLocation(path);
+    return { blockDevice, offsetPages };
+  }
+
+  memoryBytes(): number {
+    return totalmem();
+  }
+
+  /** A swap file's block device (that of its filesystem) and the physical page of its first page. */
+  #swapFileLocation(path: string): { blockDevice: string; dev: number; offsetPages: number } {
+    const fsDev = this.#native.statDev(path);
+    const blockDevice = this.#nodeOfDevice(fsDev.major, fsDev.minor);
+    const first = this.#native.fiemap(path).find((extent) => extent.logical === 0);
+    if (!first) throw new HiberkitError('SWAP_FILE_UNMAPPED', `${path} has no allocated first block (a sparse file cannot hold swap)`);
+    if (first.physical % PAGE_SIZE !== 0) {
+      throw new HiberkitError('SWAP_FILE_UNALIGNED', `the first block of ${path} is not page aligned on ${blockDevice}`);
+    }
+    return { blockDevice, dev: fsDev.dev, offsetPages: first.physical / PAGE_SIZE };
+  }
+
+  /** /dev/NAME of a block device number, from the kernel's own name in sysfs. */
+  #nodeOfDevice(major: number, minor: number): string {
+    const uevent = readText(`/sys/dev/block/${major}:${minor}/uevent`);
+    const name = uevent === null ? undefined : parseUevent(uevent).DEVNAME;
+    if (name === undefined) {
+      throw new HiberkitError(
+        'NO_BLOCK_DEVICE',
+        `device ${major}:${minor} is not a block device this kernel knows (a swap file on btrfs or another filesystem without a single block device needs the resume device given explicitly)`,
+      );
+    }
+    return `/dev/${name}`;
+  }
+
+  #nodeByIdentifier(kind: IdentifierKind, value: string): string {
+    const link = `/dev/disk/${BY_LINK_DIRS[kind]}/${value}`;
+    if (existsSync(link)) return realpathSync(link);
+    for (const name of readdirSync('/sys/class/block')) {
+      if (kind === 'PARTLABEL' && parseUevent(readText(`/sys/class/block/${name}/uevent`) ?? '').PARTNAME === value) {
+        return `/dev/${name}`;
+      }
+      if (kind === 'UUID' || kind === 'LABEL') {
+        const page = readFirstPage(`/dev/${name}`);
+        const swap = page && parseSwapHeader(page);
+        if (swap && (kind === 'UUID' ? swap.uuid === value.toLowerCase() : swap.label === value)) return `/dev/${name}`;
+      }
+    }
+    throw new HiberkitError('DEVICE_NOT_FOUND', `no block device has ${kind}=${value}`);
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Shared fixtures of the codec and image tests: deterministic data generators, an in-memory block
+ * device that logs its writes and flushes, swap header pages as mkswap makes them, and swap
+ * allocators that hand out pages in chosen patterns.
+ */
+import { PAGE_SIZE } from '../lib/ioctls.js';
+import type { BlockDevice, ImageIdentity } from '../lib/backend.js';
+import type { SwapPageAllocator } from '../lib/image/writer.js';
+
+/** mulberry32: a small seeded PRNG, so every test input is reproducible. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomBytes(length: number, seed: number): Uint8Array {
+  const random = seededRandom(seed);
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = Math.floor(random() * 256);
+  return bytes;
+}
+
+const WORDS = (
+  'the kernel writes every page of memory to swap before the machine powers off and reads it back ' +
+  'when it boots again while user space is frozen hibernation image header extent chunk stream ' +
+  'compression checksum resume device offset swap signature page frame number metadata'
+).split(' ');
+
+/** Text-like bytes: words, spaces, numbers and newlines, compressible about 2-3x. */
+export function textBytes(length: number, seed: number): Uint8Array {
+  const random = seededRandom(seed);
+  const parts: string[] = [];
+  let size = 0;
+  while (size < length) {
+    const word = random() < 0.1 ? String(Math.floor(random() * 100000)) : WORDS[Math.floor(random() * WORDS.length)];
+    const part = word + (random() < 0.08 ? '\n' : ' ');
+    parts.push(part);
+    size += part.length;
+  }
+  return Uint8Array.from(Buffer.from(parts.join('').slice(0, length), 'latin1'));
+}
+
+/** A stream that looks like a snapshot: zero pages, text pages, random pages, repeated pages. */
+export function snapshotLikeStream(pages: number, seed: number): Uint8Array {
+  const random = seededRandom(seed);
+  const stream = new Uint8Array(pages * PAGE_SIZE);
+  for (let p = 0; p < pages; p++) {
+    const kind = random();
+    const at = p * PAGE_SIZE;
+    if (kind < 0.3) continue; // zero page
+    if (kind < 0.7) stream.set(textBytes(PAGE_SIZE, seed * 7919 + p), at);
+    else if (kind < 0.85) stream.set(randomBytes(PAGE_SIZE, seed * 104729 + p), at);
+    else if (p > 0) stream.copyWithin(at, at - PAGE_SIZE, at);
+  }
+  return stream;
+}
+
+/** A swap header page as mkswap writes it: version 1, last page, a UUID, "SWAPSPACE2" at 4086. */
+export function swapHeaderPage(lastPage: number, signature = 'SWAPSPACE2'): Uint8Array {
+  const page = new Uint8Array(PAGE_SIZE);
+  const view = new DataView(page.buffer);
+  view.setUint32(1024, 1, true);
+  view.setUint32(1028, lastPage, true);
+  page.set(randomBytes(16, lastPage), 1036);
+  page.set(Buffer.from('hiberkit-test', 'latin1'), 1052);
+  page.set(Buffer.from(signature, 'latin1'), 4086);
+  return page;
+}
+
+export type DeviceEvent = { kind: 'write'; page: number; pages: number } | { kind: 'flush' };
+
+/** A BlockDevice over memory that records every write (in pages) and flush. */
+export class MemoryBlockDevice implements BlockDevice {
+  readonly logicalBlockSize = 512;
+  readonly direct = false;
+  readonly events: DeviceEvent[] = [];
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly path = '/dev/memory',
+  ) {}
+
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  allocAligned(bytes: number): Uint8Array {
+    return new Uint8Array(bytes);
+  }
+
+  readSync(buf: Uint8Array, position: number): number {
+    const n = Math.max(0, Math.min(buf.length, this.size - position));
+    buf.set(this.bytes.subarray(position, position + n));
+    return n;
+  }
+
+  writeSync(buf: Uint8Array, position: number): number {
+    if (position % PAGE_SIZE !== 0 || buf.length % PAGE_SIZE !== 0) throw new Error(`unaligned write of ${buf.length} at ${position}`);
+    if (position + buf.length > this.size) throw new Error(`write past the end: ${buf.length} at ${position}`);
+    this.bytes.set(buf, position);
+    this.events.push({ kind: 'write', page: position / PAGE_SIZE, pages: buf.length / PAGE_SIZE });
+    return buf.length;
+  }
+
+  async read(buf: Uint8Array, position: number): Promise<number> {
+    return this.readSync(buf, position);
+  }
+
+  async write(buf: Uint8Array, position: number): Promise<number> {
+    return this.writeSync(buf, position);
+  }
+
+  flush(): void {
+    this.events.push({ kind: 'flush' });
+  }
+
+  close(): void {}
+}
+
+/** A swap device of `pages` pages whose page `resumePage` is a fresh swap header; the rest is noise. */
+export function swapDevice(pages: number, resumePage = 0, seed = 1): { device: MemoryBlockDevice; original: Uint8Array } {
+  const bytes = randomBytes(pages * PAGE_SIZE, seed);
+  const original = swapHeaderPage(pages - 1);
+  bytes.set(original, resumePage * PAGE_SIZE);
+  return { device: new MemoryBlockDevice(bytes), original };
+}
+
+/** Page index sequences in the shapes a swap allocator may produce. */
+export const allocationPatterns = {
+  /** One run from `first`. */
+  contiguous: (count: number, first = 1): number[] => Array.from({ length: count }, (_, i) => first + i),
+  /** Every other page: no two consecutive. */
+  scattered: (count: number, first = 1): number[] => Array.from({ length: count }, (_, i) => first + 2 * i),
+  /** Runs of `run` pages handed out from the top of the area down. */
+  descendingRuns: (count: number, top: number, run = 5): number[] =>
+    Array.from({ length: count }, (_, i) => top - (Math.floor(i / run) + 1) * run + (i % run)),
+  /** A shuffled range: runs appear only by chance. */
+  shuffled: (count: number, first: number, seed: number): number[] => {
+    const pages = Array.from({ length: count }, (_, i) => first + i);
+    const random = seededRandom(seed);
+    for (let i = pages.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [pages[i], pages[j]] = [pages[j], pages[i]];
+    }
+    return pages;
+  },
+};
+
+/** An allocator over page indexes, answering byte offsets like SNAPSHOT_ALLOC_SWAP_PAGE. */
+export function listAllocator(pages: readonly number[]): SwapPageAllocator & { used: number } {
+  const allocator = {
+    used: 0,
+    allocPage(): number {
+      if (allocator.used >= pages.length) throw new Error('test allocator exhausted');
+      return pages[allocator.used++] * PAGE_SIZE;
+    },
+  };
+  return allocator;
+}
+
+export const testIdentity: ImageIdentity = {
+  kernelRelease: '6.1.0-27-cloud-amd64',
+  machineId: '0123456789abcdef0123456789abcdef',
+  createdAtMs: 1_760_000_000_123,
+  platformMode: false,
+};

@@ -1,0 +1,194 @@
+/**
+ * The parsers behind NativeSystemInfo on sample texts of /proc and /sys, and the live object
+ * on this machine where its answers can be checked against first principles.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { encodeDev } from '../lib/ioctls.js';
+import { requireNative, type NativeBinding } from '../lib/native/binding.js';
+import {
+  NativeSystemInfo,
+  commandLineValue,
+  hibernationDisabledByCommandLine,
+  parseChoiceList,
+  parseCommandLine,
+  parseMajorMinor,
+  parseProcSwaps,
+  parseSwapHeader,
+  parseUevent,
+  unescapeProcPath,
+} from '../lib/native/system-info.js';
+
+describe('/proc/swaps', () => {
+  const sample = [
+    'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority',
+    '/dev/vda2                               partition\t2097148\t\t1024\t\t-2',
+    '/var/lib/swap\\040space/swapfile         file\t\t1048572\t\t0\t\t10',
+    '',
+  ].join('\n');
+
+  it('parses partitions and files, sizes in bytes, escaped paths restored', () => {
+    expect(parseProcSwaps(sample)).toEqual([
+      { path: '/dev/vda2', type: 'partition', sizeBytes: 2097148 * 1024, usedBytes: 1024 * 1024, priority: -2 },
+      { path: '/var/lib/swap space/swapfile', type: 'file', sizeBytes: 1048572 * 1024, usedBytes: 0, priority: 10 },
+    ]);
+  });
+
+  it('has no entries when no swap is active (header only)', () => {
+    expect(parseProcSwaps('Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n')).toEqual([]);
+  });
+
+  it('undoes every octal escape the kernel writes', () => {
+    expect(unescapeProcPath('/a\\040b\\011c\\012d\\134e')).toBe('/a b\tc\nd\\e');
+  });
+});
+
+describe('kernel command line', () => {
+  const sample =
+    'BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=UUID=0d8e9f3c-aa01-4b6e-9d2e-5c1f2e3d4a5b ro quiet ' +
+    'resume=UUID=7b1c2d3e-1111-2222-3333-444455556666 resume_offset=34816 dyndbg="file power/* +p" resume_offset=40960\n';
+
+  it('splits words, keeping quoted blanks and dropping the quotes', () => {
+    const words = parseCommandLine(sample);
+    expect(words).toContain('dyndbg=file power/* +p');
+    expect(words[0]).toBe('BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64');
+    expect(words).toHaveLength(8);
+  });
+
+  it('takes the last value of a repeated parameter, as the kernel does', () => {
+    const words = parseCommandLine(sample);
+    expect(commandLineValue(words, 'resume')).toBe('UUID=7b1c2d3e-1111-2222-3333-444455556666');
+    expect(commandLineValue(words, 'resume_offset')).toBe('40960');
+    expect(commandLineValue(words, 'noresume')).toBeUndefined();
+  });
+
+  it.each([
+    ['quiet nohibernate', true],
+    ['hibernate=no', true],
+    ['hibernate=nope', true],
+    ['hibernate=noresume', false],
+    ['hibernate=nocompress', false],
+    ['hibernate=protect_image', false],
+    ['quiet splash', false],
+  ])('"%s" disables hibernation: %s', (text, disabled) => {
+    expect(hibernationDisabledByCommandLine(parseCommandLine(text))).toBe(disabled);
+  });
+});
+
+describe('sysfs choice lists', () => {
+  it('reads /sys/power/disk with the selected mode', () => {
+    expect(parseChoiceList('[platform] shutdown reboot suspend test_resume\n')).toEqual({
+      options: ['platform', 'shutdown', 'reboot', 'suspend', 'test_resume'],
+      selected: 'platform',
+    });
+    expect(parseChoiceList('[disabled]\n')).toEqual({ options: ['disabled'], selected: 'disabled' });
+  });
+
+  it('reads the lockdown level and /sys/power/state', () => {
+    expect(parseChoiceList('none [integrity] confidentiality\n').selected).toBe('integrity');
+    expect(parseChoiceList('freeze mem disk\n')).toEqual({ options: ['freeze', 'mem', 'disk'], selected: null });
+    expect(parseChoiceList('')).toEqual({ options: [], selected: null });
+  });
+});
+
+describe('device names', () => {
+  it('reads uevent files', () => {
+    expect(parseUevent('MAJOR=259\nMINOR=3\nDEVNAME=nvme0n1p3\nDEVTYPE=partition\nPARTN=3\nPARTNAME=swap\n')).toEqual({
+      MAJOR: '259',
+      MINOR: '3',
+      DEVNAME: 'nvme0n1p3',
+      DEVTYPE: 'partition',
+      PARTN: '3',
+      PARTNAME: 'swap',
+    });
+  });
+
+  it('reads MAJ:MIN and nothing else', () => {
+    expect(parseMajorMinor('254:0\n')).toEqual({ major: 254, minor: 0 });
+    expect(parseMajorMinor('0:0')).toEqual({ major: 0, minor: 0 });
+    expect(parseMajorMinor('UUID=1234')).toBeNull();
+    expect(parseMajorMinor('254:0:1234')).toBeNull();
+  });
+
+  it('reads the UUID and label of a swap header page', () => {
+    const page = new Uint8Array(4096);
+    page.set([0x7b, 0x1c, 0x2d, 0x3e, 0x11, 0x11, 0x22, 0x22, 0x33, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66], 1036);
+    page.set(new TextEncoder().encode('myswap'), 1052);
+    page.set(new TextEncoder().encode('SWAPSPACE2'), 4086);
+    expect(parseSwapHeader(page)).toEqual({ uuid: '7b1c2d3e-1111-2222-3333-444455556666', label: 'myswap' });
+    page.set(new TextEncoder().encode('S1SUSPEND\0'), 4086);
+    expect(parseSwapHeader(page)).toBeNull();
+  });
+});
+
+function readIfPresent(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+describe('NativeSystemInfo on this machine', () => {
+  // Loaded here rather than at collection, so the parser tests above run even without the addon.
+  let native: NativeBinding;
+  let system: NativeSystemInfo;
+  let dir: string;
+  beforeAll(() => {
+    native = requireNative();
+    system = new NativeSystemInfo(native);
+    dir = mkdtempSync(join(process.cwd(), '.native-sysinfo-test-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports the running kernel and a machine identity', () => {
+    expect(system.kernelRelease()).toBe(release());
+    expect(system.machineId().length).toBeGreaterThan(0);
+    expect(system.memoryBytes()).toBeGreaterThan(0);
+    expect(system.commandLine()).toEqual(parseCommandLine(readFileSync('/proc/cmdline', 'utf8')));
+  });
+
+  it('encodes device numbers as the kernel does, and refuses non-block nodes', () => {
+    expect(native.statRdev('/dev/null')).toEqual({ major: 1, minor: 3, rdev: encodeDev(1, 3), isBlockDevice: false });
+    expect(() => system.deviceNumber('/dev/null')).toThrow(expect.objectContaining({ code: 'NOT_A_BLOCK_DEVICE' }));
+  });
+
+  it('reads hibernation support from /dev, /sys/power and the command line', () => {
+    const support = system.hibernationSupport();
+    const state = readIfPresent('/sys/power/state') ?? '';
+    expect(support.snapshotDevice).toBe(existsSync('/dev/snapshot'));
+    expect(support.diskState).toBe(state.split(/\s+/).includes('disk'));
+    expect(support.disabledOnCommandLine).toBe(hibernationDisabledByCommandLine(system.commandLine()));
+    expect(support.diskModes).not.toContain('disabled');
+    if (readIfPresent('/sys/power/disk') === null) expect(support.enabled).toBe(false);
+    if (readIfPresent('/sys/kernel/security/lockdown') === null) expect(support.lockdown).toBe('none');
+  });
+
+  it('places a file on the block device of its filesystem, at the page FIEMAP gives', () => {
+    const path = join(dir, 'swapfile');
+    writeFileSync(path, Buffer.alloc(64 * 4096, 1));
+    const fsDev = native.statDev(path);
+    // Null on an overlay or btrfs filesystem: no single block device behind the file.
+    const uevent = readIfPresent(`/sys/dev/block/${fsDev.major}:${fsDev.minor}/uevent`);
+    if (uevent === null) {
+      expect(() => system.swapFileOffset(path)).toThrow(expect.objectContaining({ code: 'NO_BLOCK_DEVICE' }));
+      return;
+    }
+    const location = system.swapFileOffset(path);
+    expect(location.blockDevice).toBe(`/dev/${parseUevent(uevent).DEVNAME}`);
+    expect(location.offsetPages * 4096).toBe(native.fiemap(path)[0]!.physical);
+    expect(system.resolveBlockDevice(`${fsDev.major}:${fsDev.minor}`)).toBe(location.blockDevice);
+    expect(system.resolveBlockDevice((fsDev.dev >>> 0).toString(16))).toBe(location.blockDevice);
+  });
+
+  it('explains a device specification it cannot read', () => {
+    expect(() => system.resolveBlockDevice('swap-partition')).toThrow(expect.objectContaining({ code: 'BAD_DEVICE_SPEC' }));
+    expect(() => system.resolveBlockDevice('PARTLABEL=no-such-label-anywhere')).toThrow(expect.objectContaining({ code: 'DEVICE_NOT_FOUND' }));
+  });
+});

@@ -1,0 +1,14 @@
+/** Where the VM tooling finds the repository and keeps what it downloads, builds and logs. */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Gitignored (`.cache/` in .gitignore); safe to delete, everything in it is rebuilt on demand. */
+export const CACHE_DIR = join(REPO_ROOT, '.cache', 'vm');
+export const KERNEL_CACHE_DIR = join(CACHE_DIR, 'kernel');
+export const INITRAMFS_CACHE_DIR = join(CACHE_DIR, 'initramfs');
+export const LOG_DIR = join(CACHE_DIR, 'logs');
+
+/** The guest-side sources: /init, the shell helpers and the scenarios. */
+export const GUEST_DIR = join(REPO_ROOT, 'test', 'vm', 'guest');
