@@ -272,4 +272,6 @@ export interface Backend {
   readonly memory: MemoryLock;
   readonly power: Power;
   readonly criticalSection: CriticalSection;
+  /** Where hiberkit keeps its lock file: /run on a real machine, the state directory of an emulated one. */
+  readonly runDirectory?: string;
 }

@@ -4,6 +4,7 @@
  * /etc/hiberkit.conf, picks the backend, calls one library function, prints, sets the exit code.
  */
 import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, parseSetting, type Settings } from './config.js';
@@ -13,6 +14,9 @@ import { resume } from './resume.js';
 import { inspect, type ImageReport } from './inspect.js';
 import { checkHibernation, mib } from './preflight.js';
 import { runDemo } from './demo.js';
+import { discard } from './discard.js';
+import { writeKeyFiles } from './crypto/keygen.js';
+import { DEFAULT_SECRET_KEY } from './crypto/image-keys.js';
 import { HiberkitError, SnapshotError } from './errors.js';
 
 const USAGE = `usage: hiberkit <command> [options]
@@ -21,9 +25,13 @@ commands:
   hibernate     save this machine to swap and power off; prints "resumed" when it comes back
                 [--resume-device DEV] [--resume-offset PAGES] [--image-size BYTES]
                 [--compress lz4|none] [--power-off platform|shutdown|reboot]
+                [--encrypt none|passphrase|public-key] [--public-key FILE]
   resume        from the initramfs: restore a hiberkit image if there is one, else return 0
-                [--resume-device DEV] [--resume-offset PAGES]
+                [--resume-device DEV] [--resume-offset PAGES] [--secret-key FILE]
+                [--passphrase-tries N] [--on-bad-passphrase keep|discard]
   inspect       tell whether an image is there and what it is   [--json] [--resume-device DEV] [--resume-offset PAGES]
+  discard       drop an image without restoring it, putting the swap signature back
+  keygen        make a key pair for encrypted images     [--out DIR] [--force] [--passphrase-file FILE]
   swap-offset FILE   print the resume offset (pages) of a swap file
   doctor        check whether this machine can hibernate and resume with hiberkit
   demo          hibernate and resume an emulated machine, no root needed   [--dir DIR] [--memory SIZE]
@@ -31,6 +39,7 @@ commands:
 every command:
   --emulate DIR   run against an emulated machine whose state lives in DIR
   --config FILE   read defaults from FILE instead of /etc/hiberkit.conf
+  --passphrase-file FILE, --passphrase-fd N   read a passphrase without a terminal
 `;
 
 const OPTIONS = {
@@ -39,6 +48,15 @@ const OPTIONS = {
   'image-size': { type: 'string' },
   compress: { type: 'string' },
   'power-off': { type: 'string' },
+  encrypt: { type: 'string' },
+  'public-key': { type: 'string' },
+  'secret-key': { type: 'string' },
+  'passphrase-file': { type: 'string' },
+  'passphrase-fd': { type: 'string' },
+  'passphrase-tries': { type: 'string' },
+  'on-bad-passphrase': { type: 'string' },
+  out: { type: 'string' },
+  force: { type: 'boolean' },
   emulate: { type: 'string' },
   config: { type: 'string' },
   json: { type: 'boolean' },
@@ -47,7 +65,20 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const SETTING_FLAGS = ['resume-device', 'resume-offset', 'image-size', 'compress', 'power-off'] as const satisfies readonly (keyof typeof OPTIONS)[];
+const SETTING_FLAGS = [
+  'resume-device',
+  'resume-offset',
+  'image-size',
+  'compress',
+  'power-off',
+  'encrypt',
+  'public-key',
+  'secret-key',
+  'passphrase-file',
+  'passphrase-fd',
+  'passphrase-tries',
+  'on-bad-passphrase',
+] as const satisfies readonly (keyof typeof OPTIONS)[];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
@@ -101,6 +132,22 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
     const report = await inspect({ ...settingsFrom(values), backend });
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : describeImage(report));
     return report.present && !report.valid ? 1 : 0;
+  },
+
+  async discard(values) {
+    const backend = await openBackend({ emulate: values.emulate });
+    const result = await discard({ ...settingsFrom(values), backend });
+    say(result.discarded ? `image on ${result.blockDevice} discarded; the swap signature is back` : `no hiberkit image on ${result.blockDevice}`);
+    return 0;
+  },
+
+  async keygen(values) {
+    const dir = values.out ?? dirname(DEFAULT_SECRET_KEY);
+    const settings = settingsFrom(values);
+    const { secretPath, publicPath } = writeKeyFiles(dir, settings, values.force ?? false);
+    say(`wrote ${secretPath} (private, sealed with your passphrase) and ${publicPath}`);
+    say(`hibernate with: encrypt = public-key, public-key = ${publicPath}; resume needs ${secretPath} in the initramfs`);
+    return 0;
   },
 
   async 'swap-offset'(values, args) {

@@ -11,6 +11,12 @@
  *   image-size    = 500M            # preferred image size (bytes; K, M, G suffixes)
  *   compress      = lz4             # lz4 | none
  *   power-off     = platform        # platform | shutdown | reboot
+ *   encrypt       = public-key      # none | passphrase | public-key
+ *   public-key    = /etc/hiberkit/key.pub
+ *   secret-key    = /etc/hiberkit/key
+ *   passphrase-file = /run/keys/hiberkit   # instead of asking on the terminal
+ *   passphrase-tries = 3
+ *   on-bad-passphrase = keep        # keep | discard
  */
 import { readFileSync } from 'node:fs';
 import { HiberkitError } from './errors.js';
@@ -24,6 +30,20 @@ export interface Settings {
   imageSize?: number;
   compress?: 'lz4' | 'none';
   powerOff?: PowerOffMethod;
+  /** Encrypt the image: with a passphrase asked at hibernate and resume, or to a public key (no prompt at hibernate). */
+  encrypt?: 'none' | 'passphrase' | 'public-key';
+  /** The recipient's public key file (`hiberkit keygen` writes it). */
+  publicKey?: string;
+  /** The passphrase-protected private key file, for resume. */
+  secretKey?: string;
+  /** Read the passphrase from this file instead of asking on the terminal. */
+  passphraseFile?: string;
+  /** Read the passphrase from this inherited file descriptor. */
+  passphraseFd?: number;
+  /** How many times resume asks for the passphrase before giving up. */
+  passphraseTries?: number;
+  /** After the passphrase attempts fail: keep the image for another try, or discard it. */
+  onBadPassphrase?: 'keep' | 'discard';
 }
 
 type Parser<K extends keyof Settings> = (value: string) => Settings[K];
@@ -34,6 +54,13 @@ const PARSERS: { [K in keyof Settings]-?: [string, Parser<K>] } = {
   imageSize: ['image-size', (v) => parseSize(v)],
   compress: ['compress', (v) => oneOf(v, ['lz4', 'none'] as const)],
   powerOff: ['power-off', (v) => oneOf(v, ['platform', 'shutdown', 'reboot'] as const)],
+  encrypt: ['encrypt', (v) => oneOf(v, ['none', 'passphrase', 'public-key'] as const)],
+  publicKey: ['public-key', (v) => v],
+  secretKey: ['secret-key', (v) => v],
+  passphraseFile: ['passphrase-file', (v) => v],
+  passphraseFd: ['passphrase-fd', (v) => parseCount(v, 'a file descriptor number')],
+  passphraseTries: ['passphrase-tries', (v) => parseCount(v, 'a number of tries')],
+  onBadPassphrase: ['on-bad-passphrase', (v) => oneOf(v, ['keep', 'discard'] as const)],
 };
 
 const KEY_BY_NAME = new Map<string, keyof Settings>(

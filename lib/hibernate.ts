@@ -4,12 +4,16 @@
  * Then the backend's critical section freezes, snapshots, writes and powers off; when the
  * machine is resumed, this same call returns.
  */
+import { join } from 'node:path';
 import { HiberkitError } from './errors.js';
 import { assertCanHibernate, mib } from './preflight.js';
 import { hibernationTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { assertMarkable } from './image/format.js';
-import type { Backend, HibernatePlan, PowerOffMethod } from './backend.js';
+import { sealForHibernation } from './crypto/image-keys.js';
+import { wipe } from './crypto/keys.js';
+import { acquireLock } from './lock.js';
+import type { Backend, BlockDevice, HibernatePlan, PowerOffMethod, SnapshotDevice } from './backend.js';
 import type { Settings } from './config.js';
 
 export interface HibernateOptions extends Settings {
@@ -36,21 +40,29 @@ export async function hibernate(options: HibernateOptions): Promise<HibernateRes
   const started = Date.now();
 
   assertCanHibernate(backend);
+  const releaseLock = acquireLock(join(backend.runDirectory ?? '/run', 'hiberkit.lock'), 'hiberkit hibernate');
+  try {
+    return await hibernateLocked(options, progress, started);
+  } finally {
+    releaseLock();
+  }
+}
+
+async function hibernateLocked(options: HibernateOptions, progress: (message: string) => void, started: number): Promise<HibernateResult> {
+  const { backend } = options;
   const target = hibernationTarget(backend, options);
   warnIfResumeLooksElsewhere(backend, target.blockDevice, target.resumePage, progress);
   const powerOff = choosePowerOff(backend, options.powerOff);
   progress(`swap ${target.swap.path} on ${target.blockDevice} (header page ${target.resumePage}), power-off: ${powerOff}`);
 
-  const storage = backend.openBlockDevice(target.blockDevice, { write: true, direct: true });
-  const device = (() => {
-    try {
-      return backend.openSnapshot('hibernate');
-    } catch (err) {
-      storage.close();
-      throw err;
-    }
-  })();
+  // Sealing may ask for a passphrase: do it before anything is opened.
+  const encryption = sealForHibernation(options);
+  if (encryption) progress(`image encrypted (${options.encrypt}, AES-256-GCM)`);
+  let storage: BlockDevice | undefined;
+  let device: SnapshotDevice | undefined;
   try {
+    storage = backend.openBlockDevice(target.blockDevice, { write: true, direct: true });
+    device = backend.openSnapshot('hibernate');
     const originalResumePage = storage.allocAligned(PAGE_SIZE);
     storage.readSync(originalResumePage, target.resumePage * PAGE_SIZE);
     assertMarkable(originalResumePage, target.blockDevice);
@@ -77,6 +89,7 @@ export async function hibernate(options: HibernateOptions): Promise<HibernateRes
       compression: options.compress ?? 'lz4',
       chunkPages: options.chunkPages ?? DEFAULT_CHUNK_PAGES,
       powerOff,
+      encryption,
     };
     progress('freezing and saving the image');
     const outcome = await backend.criticalSection.hibernate(plan);
@@ -91,8 +104,9 @@ export async function hibernate(options: HibernateOptions): Promise<HibernateRes
     }
     return { resumed: true, blockDevice: target.blockDevice, resumePage: target.resumePage, elapsedMs: Date.now() - started };
   } finally {
-    if (device.isOpen) device.close();
-    storage.close();
+    if (device?.isOpen) device.close();
+    storage?.close();
+    wipe(encryption?.dataKey);
   }
 }
 

@@ -8,6 +8,7 @@ import { HiberkitError } from './errors.js';
 import { resumeTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { invalidateImage, loadImage, readMarker } from './image/reader.js';
+import { isKeyFailure, unlockerFor } from './crypto/image-keys.js';
 import type { Backend, BlockDevice } from './backend.js';
 import type { Settings } from './config.js';
 
@@ -40,10 +41,12 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
 
     try {
       progress(`image found on ${target.blockDevice}; loading and verifying`);
-      const image = await loadImage(storage, target.resumePage, {
-        kernelRelease: backend.system.kernelRelease(),
-        machineId: backend.system.machineId(),
-      });
+      const image = await loadImage(
+        storage,
+        target.resumePage,
+        { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
+        { unlock: unlockerFor(options, progress) },
+      );
       progress(`verified ${image.header.streamPages} pages (${image.header.storedBytes} bytes stored); uploading`);
       const device = backend.openSnapshot('restore');
       try {
@@ -61,8 +64,15 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
         if (device.isOpen) device.close();
       }
     } catch (err) {
-      invalidateImage(storage, target.resumePage, marker.originalPage);
       const code = err instanceof HiberkitError ? err.code : 'RESTORE_FAILED';
+      if (isKeyFailure(err) && (options.onBadPassphrase ?? 'keep') === 'keep') {
+        throw new HiberkitError(
+          code,
+          `the image on ${target.blockDevice} was not restored: ${(err as Error).message}. The image is kept: run \`hiberkit resume\` again with the right key, or \`hiberkit discard\` to drop it (swapon refuses the area until then).`,
+          { cause: err },
+        );
+      }
+      invalidateImage(storage, target.resumePage, marker.originalPage);
       throw new HiberkitError(
         code,
         `the image on ${target.blockDevice} was not restored: ${(err as Error).message}. It was discarded and the swap signature put back; the boot continues normally.`,

@@ -16,6 +16,20 @@ export function readPassphrase(source: PassphraseSource): Buffer {
   return promptWithoutEcho(source.prompt);
 }
 
+/** A passphrase being set: typed twice at a prompt, so a typo cannot lock the user out. */
+export function readNewPassphrase(source: PassphraseSource): Buffer {
+  const first = readPassphrase(source);
+  if (!('prompt' in source)) return first;
+  const again = readPassphrase({ prompt: 'Repeat it: ' });
+  const same = again.equals(first);
+  again.fill(0);
+  if (!same) {
+    first.fill(0);
+    throw new HiberkitError('NO_PASSPHRASE', 'the two passphrases differ');
+  }
+  return first;
+}
+
 function stripNewline(bytes: Buffer): Buffer {
   let end = bytes.length;
   while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;

@@ -33,5 +33,6 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
       sync: () => native.sync(),
     },
     criticalSection: createNativeCriticalSection(native),
+    runDirectory: '/run',
   };
 }
