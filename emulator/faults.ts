@@ -5,6 +5,8 @@
  */
 
 export interface FaultPlan {
+  /** A PM notifier vetoes every open of /dev/snapshot with this errno (a bare NOTIFY_BAD is EPERM). */
+  notifierVeto?: number;
   /** The Nth write to an emulated block device this boot (1-based) fails with EIO. */
   failBlockWrite?: number;
   /** ALLOC_SWAP_PAGE succeeds this many times this boot, then reports ENOSPC. */

@@ -49,8 +49,8 @@ export interface KernelHooks {
   leaveBoot(exit: BootExit): never;
   /** Control passes into a loaded image; never returns. */
   jumpToImage(image: { pfns: readonly number[]; pages: Buffer }): never;
-  /** Device number of a block device path, 0 when there is no such device. */
-  deviceNumber(path: string): number;
+  /** Device number of the block device a kernel device spec names (path, maj:min, UUID=…), 0 for none. */
+  deviceNumber(spec: string): number;
 }
 
 /** `nohibernate`, or `hibernate=no…` other than `noresume` / `nocompress` (spec §8.3). */

@@ -80,8 +80,9 @@ export class BootEnded extends Error {
 const running = new Map<string, EmulatedMachine>();
 
 /**
- * The machine in `dir`, ready to use: the instance this process already runs, else the running
- * boot attached from the files, else a fresh boot (creating the machine first if `dir` holds none).
+ * The machine in `dir`, ready to use: the instance this process already runs (`options` then
+ * change nothing), else the running boot attached from the files, else a fresh boot — creating
+ * the machine from `options.config` first if `dir` holds none.
  */
 export function openEmulatedMachine(dir: string, options: OpenMachineOptions = {}): EmulatedMachine {
   mkdirSync(dir, { recursive: true });
@@ -89,14 +90,19 @@ export function openEmulatedMachine(dir: string, options: OpenMachineOptions = {
   const current = running.get(key);
   if (current) return current;
   const state = new StateDir(key);
-  if (!state.exists()) state.initialise(prepareMachine(state, normalizeConfig(options.config)));
+  if (!state.exists()) {
+    const config = normalizeConfig(options.config);
+    makeDisks(state, config);
+    // Last: a directory holds a machine once it is complete.
+    state.initialise(config);
+  }
   const machine = new EmulatedMachine(state, options);
   running.set(key, machine);
   return machine;
 }
 
-/** Writes the disks of a new machine and mkswap's its swap areas; returns the configuration. */
-function prepareMachine(state: StateDir, config: MachineConfig): MachineConfig {
+/** Makes the disks of a new machine and mkswap's its swap areas. */
+function makeDisks(state: StateDir, config: MachineConfig): void {
   mkdirSync(state.disksDir, { recursive: true });
   const disks = new DiskSet(state.disksDir, config.disks);
   disks.createAll();
@@ -104,7 +110,6 @@ function prepareMachine(state: StateDir, config: MachineConfig): MachineConfig {
     const location = swapLocation(disks, swap);
     disks.writePage(disks.byDevice(swap.device)!, location.offsetPages, writeSwapHeader({ sizeBytes: swap.sizeBytes, uuid: swap.uuid, label: swap.label }));
   }
-  return config;
 }
 
 function swapLocation(disks: DiskSet, swap: SwapConfig): SwapLocation {
@@ -153,19 +158,19 @@ export class EmulatedMachine {
       },
     });
     if (power.state === 'off' && vars.phase === 'running') this.#switchOnSwap();
-    const machine = this;
     this.backend = {
       name: 'emulator',
       snapshotPath: SNAPSHOT_PATH,
-      openSnapshot: (mode: SnapshotMode) => machine.openSnapshot(mode === 'hibernate' ? 'read-only' : 'write-only'),
-      openBlockDevice: (path: string, opts?: OpenBlockOptions) => machine.openBlockDevice(path, opts),
+      openSnapshot: (mode: SnapshotMode) => this.openSnapshot(mode === 'hibernate' ? 'read-only' : 'write-only'),
+      openBlockDevice: (path: string, opts?: OpenBlockOptions) => this.openBlockDevice(path, opts),
       system: new EmulatedSystemInfo(this),
       memory: {
-        lockAll: () => void (machine.kernel.memoryLocked = true),
-        unlockAll: () => void (machine.kernel.memoryLocked = false),
+        lockAll: () => void (this.kernel.memoryLocked = true),
+        unlockAll: () => void (this.kernel.memoryLocked = false),
       },
-      power: { sync: () => machine.kernel.sync() },
+      power: { sync: () => this.kernel.sync() },
       criticalSection: new EmulatedCriticalSection(this),
+      runDirectory: this.state.dir,
     };
   }
 

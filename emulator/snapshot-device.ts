@@ -60,6 +60,12 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
       kernel.releaseSnapshotDevice();
       throw fail(ERRNO.ENOSYS);
     }
+    // PM_HIBERNATION_PREPARE / PM_RESTORE_PREPARE: a driver may say no.
+    const veto = kernel.faults.plan.notifierVeto;
+    if (veto) {
+      kernel.releaseSnapshotDevice();
+      throw fail(veto);
+    }
     this.#kernel = kernel;
     this.#access = access;
     this.path = path;

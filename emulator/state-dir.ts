@@ -11,7 +11,7 @@
  *
  * Small JSON files are replaced atomically (write, then rename) so a reader never sees half.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineConfig } from './config.js';
 import type { KernelVars } from './kernel.js';
@@ -52,11 +52,11 @@ export class StateDir {
     return existsSync(this.#path('machine.json'));
   }
 
+  /** Makes a switched-off machine of `config` (its disks are made first, by the caller); machine.json comes last. */
   initialise(config: MachineConfig): void {
-    mkdirSync(this.disksDir, { recursive: true });
-    this.#writeJson('machine.json', config);
     this.#writeJson('sessions.json', {});
     this.writePower({ state: 'off', bootNumber: 0 });
+    this.#writeJson('machine.json', config);
   }
 
   readConfig(): MachineConfig {
@@ -75,7 +75,7 @@ export class StateDir {
     return this.#readJson<Record<string, SessionRecord>>('sessions.json');
   }
 
-  /** Sets the state of one session (creating it) and returns the new table. */
+  /** Sets the state of one session, creating it. */
   setSession(id: string, state: SessionState, bootNumber: number): void {
     const sessions = this.readSessions();
     sessions[id] = { state, bootNumber: sessions[id]?.bootNumber ?? bootNumber, changedAt: new Date().toISOString() };

@@ -162,6 +162,11 @@ export interface SystemInfo {
   swapFileOffset(path: string): { blockDevice: string; offsetPages: number };
   /** Total RAM in bytes. */
   memoryBytes(): number;
+  /**
+   * RAM the kernel cannot drop to make the image smaller (MemTotal − MemAvailable): the smallest
+   * image hibernation can hope for, before compression.
+   */
+  memoryInUseBytes(): number;
 }
 
 export interface MemoryLock {
@@ -273,5 +278,5 @@ export interface Backend {
   readonly power: Power;
   readonly criticalSection: CriticalSection;
   /** Where hiberkit keeps its lock file: /run on a real machine, the state directory of an emulated one. */
-  readonly runDirectory?: string;
+  readonly runDirectory: string;
 }

@@ -53,7 +53,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   print('\n[boot 1] hiberkit hibernate');
   const hibernateStarted = performance.now();
-  const hibernated = hibernate({ backend: boot1.backend, compress: 'lz4', onProgress: (m) => print(`  ${m}`) });
+  // A preferred size of all RAM: the kernel keeps every page (no page cache dropped), so RAM comes back bit for bit.
+  const hibernated = hibernate({ backend: boot1.backend, compress: 'lz4', imageSize: memoryBytes, onProgress: (m) => print(`  ${m}`) });
   await machineSwitchedOff(boot1, hibernated);
   const hibernateMs = performance.now() - hibernateStarted;
   print(`  powered off after ${(hibernateMs / 1000).toFixed(2)} s`);

@@ -40,7 +40,7 @@ export async function hibernate(options: HibernateOptions): Promise<HibernateRes
   const started = Date.now();
 
   assertCanHibernate(backend);
-  const releaseLock = acquireLock(join(backend.runDirectory ?? '/run', 'hiberkit.lock'), 'hiberkit hibernate');
+  const releaseLock = acquireLock(join(backend.runDirectory, 'hiberkit.lock'), 'hiberkit hibernate');
   try {
     return await hibernateLocked(options, progress, started);
   } finally {
@@ -69,6 +69,7 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
 
     device.setSwapArea(target.swap.dev, target.resumePage);
     const availableSwap = device.availableSwapSize();
+    assertSwapCanHold(backend, availableSwap, options.compress ?? 'lz4', target.swap.path);
     const preferred = Math.min(options.imageSize ?? defaultImageSize(backend), availableSwap);
     device.setPreferredImageSize(preferred);
     if (powerOff === 'platform') device.setPlatformSupport(true);
@@ -107,6 +108,22 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
     if (device?.isOpen) device.close();
     storage?.close();
     wipe(encryption?.dataKey);
+  }
+}
+
+/**
+ * Refuses, before anything is frozen, a hibernation that cannot fit: the image holds at least the
+ * memory the kernel cannot drop. LZ4 is credited with 2:1 at best, so only a hopeless case is
+ * refused; a near miss still fails cleanly later (ENOSPC: thawed, swap usable).
+ */
+function assertSwapCanHold(backend: Backend, availableSwap: number, compress: 'lz4' | 'none', swapPath: string): void {
+  const inUse = backend.system.memoryInUseBytes();
+  const needed = compress === 'lz4' ? inUse / 2 : inUse;
+  if (availableSwap < needed) {
+    throw new HiberkitError(
+      'NOT_ENOUGH_SWAP',
+      `not enough swap for the image: ${mib(inUse)} of memory is in use and cannot be dropped, which needs about ${mib(needed)}${compress === 'lz4' ? ' even at 2:1 compression' : ''}, but ${swapPath} has ${mib(availableSwap)} free; add swap or free memory`,
+    );
   }
 }
 

@@ -76,6 +76,13 @@ function freeSwap(machine: EmulatedMachine): number {
 }
 
 describe('faults before the image exists', () => {
+  test('a PM notifier vetoes the open: its errno, and the device stays free', () => {
+    const machine = machineWith({ notifierVeto: 16 });
+    expect(() => machine.openSnapshot('read-only')).toThrow(expect.objectContaining({ code: 'EBUSY', syscall: 'open' }));
+    machine.faults.plan.notifierVeto = undefined;
+    machine.openSnapshot('write-only').close();
+  });
+
   test('FREEZE refused (EBUSY): failed at "freeze", nothing frozen', async () => {
     const machine = machineWith({ freezeBusy: true });
     const before = freeSwap(machine);

@@ -14,6 +14,7 @@ import { PAGE_SIZE } from '../lib/ioctls.js';
 import { hibernate } from '../lib/hibernate.js';
 import { resume } from '../lib/resume.js';
 import type { MachineConfigInput } from '../emulator/config.js';
+import { createEmulatedBackend } from '../emulator/index.js';
 import { openEmulatedMachine, type EmulatedMachine } from '../emulator/machine.js';
 import { PAGE_FREE } from '../emulator/ram.js';
 import { parseSwapHeader } from '../emulator/swap-header.js';
@@ -120,6 +121,58 @@ describe('the state directory', () => {
     expect(other.bootNumber).toBe(1);
     expect(other.kernel.vars.imageSize).toBe(5 * MIB);
     expect(other.ram.fingerprint()).toBe(machine.ram.fingerprint());
+  });
+});
+
+describe('what /proc and /sys say', () => {
+  test('the default machine: 64 MiB, a 128 MiB swap partition on /dev/vda named by resume=, ACPI S4 and S3', () => {
+    const dir = freshDir();
+    const backend = createEmulatedBackend({ dir });
+    opened.push(openEmulatedMachine(dir));
+    const { system } = backend;
+    expect(backend.name).toBe('emulator');
+    expect(system.kernelRelease()).toBe('6.17.0-emulated');
+    expect(system.machineId()).toMatch(/^[0-9a-f]{32}$/);
+    expect(system.commandLine()).toEqual(['console=ttyS0', 'resume=/dev/vda']);
+    expect(system.memoryBytes()).toBeGreaterThan(63 * MIB);
+    expect(system.memoryBytes()).toBeLessThan(64 * MIB);
+    expect(system.isPrivileged()).toBe(true);
+    expect(system.swapAreas()).toEqual([
+      { path: '/dev/vda', type: 'partition', sizeBytes: 128 * MIB - PAGE_SIZE, usedBytes: 0, priority: -2, blockDevice: '/dev/vda', dev: 254 << 8, offsetPages: 0 },
+    ]);
+    expect(system.hibernationSupport()).toEqual({
+      snapshotDevice: true,
+      diskState: true,
+      enabled: true,
+      lockdown: 'none',
+      diskModes: ['platform', 'shutdown', 'reboot', 'suspend', 'test_resume'],
+      disabledOnCommandLine: false,
+    });
+  });
+
+  test('device specs resolve like blkid would; swap files report their resume offset', () => {
+    const machine = boot(freshDir(), {
+      memoryBytes: 32 * MIB,
+      disks: [{ device: '/dev/vdb', sizeBytes: 16 * MIB }],
+      swaps: [
+        { type: 'partition', device: '/dev/vda', sizeBytes: 4 * MIB, label: 'fast', uuid: '11111111-2222-4333-8444-555555555555', usedBytes: 8 * PAGE_SIZE },
+        { type: 'file', path: '/swapfile', device: '/dev/vdb', offsetPages: 1000, sizeBytes: 2 * MIB, label: 'file' },
+      ],
+      cmdline: ['resume=UUID=11111111-2222-4333-8444-555555555555', 'resume_offset=0', 'hibernate=no'],
+    });
+    const { system } = machine.backend;
+    expect(system.resolveBlockDevice('UUID=11111111-2222-4333-8444-555555555555')).toBe('/dev/vda');
+    expect(system.resolveBlockDevice('LABEL=file')).toBe('/dev/vdb');
+    expect(system.resolveBlockDevice('254:16')).toBe('/dev/vdb');
+    expect(() => system.resolveBlockDevice('LABEL=none')).toThrow(expect.objectContaining({ code: 'DEVICE_NOT_FOUND' }));
+    expect(system.resumeSetting()).toEqual({ device: '/dev/vda', dev: 254 << 8, offsetPages: 0 });
+    expect(system.swapFileOffset('/swapfile')).toEqual({ blockDevice: '/dev/vdb', offsetPages: 1000 });
+    expect(() => system.swapFileOffset('/etc/passwd')).toThrow(expect.objectContaining({ code: 'NOT_A_SWAP_FILE' }));
+    expect(system.swapAreas().map((a) => [a.path, a.usedBytes, a.offsetPages, a.priority])).toEqual([
+      ['/dev/vda', 8 * PAGE_SIZE, 0, -2],
+      ['/swapfile', 0, 1000, -3],
+    ]);
+    expect(system.hibernationSupport()).toMatchObject({ enabled: false, diskModes: [], disabledOnCommandLine: true });
   });
 });
 

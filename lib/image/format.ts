@@ -10,6 +10,7 @@
 import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import { crc32c } from '../codec/index.js';
+import { KEY_BLOCK_BYTES } from '../crypto/keys.js';
 
 export const FORMAT_VERSION = 1;
 
@@ -203,11 +204,22 @@ const H_KERNEL_RELEASE = 88; // char[65]
 const H_MACHINE_ID = 153; // char[65]
 /** End of the identity fields; 218..1023 reserved. */
 const H_FIELDS_END = 218;
-/** Reserved for encryption and authentication (docs/image-format.md §2.1): zero in version 1. */
+/** Encryption and authentication (docs/image-format.md §2.1): zero in an image without them. */
 export const SECURITY_BLOCK_OFFSET = 1024;
 export const SECURITY_BLOCK_BYTES = 2048;
+const S_KEY_BLOCK = 1024; // 128 bytes, sealed by lib/crypto/keys.ts
+const S_IMAGE_ID = 1152; // 16 bytes
+const S_EXTENT_MAP_SHA256 = 1168; // 32 bytes
+const S_ORIGINAL_SIGNATURE = 1200; // 10 bytes; 1210..1215 reserved
+const S_HEADER_MAC = 1216; // 16 bytes
+/** End of the used part of the security block; the rest, up to 3071, is reserved. */
+const S_END = 1232;
 /** CRC32C of bytes 0..4091. */
 const H_CRC = 4092;
+
+export const IMAGE_ID_BYTES = 16;
+export const SHA256_BYTES = 32;
+export const MAC_BYTES = 16;
 
 /** Longest kernel release or machine id the header holds (65-byte NUL-padded fields). */
 export const IDENTITY_FIELD_BYTES = 65;
@@ -216,7 +228,9 @@ export const FLAG_LZ4 = 1 << 0;
 export const FLAG_PLATFORM_MODE = 1 << 1;
 export const FLAG_ENCRYPTED = 1 << 2;
 export const FLAG_AUTHENTICATED = 1 << 3;
-const KNOWN_FLAGS = FLAG_LZ4 | FLAG_PLATFORM_MODE;
+/** Version 1 offers encryption only together with authentication: both bits or neither. */
+const FLAGS_SEALED = FLAG_ENCRYPTED | FLAG_AUTHENTICATED;
+const KNOWN_FLAGS = FLAG_LZ4 | FLAG_PLATFORM_MODE | FLAGS_SEALED;
 
 export interface ImageHeader {
   version: number;
@@ -240,14 +254,39 @@ export interface ImageHeader {
   createdAtMs: number;
   kernelRelease: string;
   machineId: string;
+  /** Encrypted and authenticated (flag bits 2 and 3); the security block is then filled in. */
+  encrypted: boolean;
 }
 
-export function encodeHeader(header: ImageHeader): Uint8Array {
+/** The security block of an encrypted image (docs/image-format.md §2.1). */
+export interface SecurityBlock {
+  /** The image's data key, sealed for a passphrase or a public key (lib/crypto/keys.ts). */
+  keyBlock: Uint8Array;
+  /** Random per image; bound into every chunk's associated data. */
+  imageId: Uint8Array;
+  /** SHA-256 of all extent map pages (whole pages, chain order). */
+  extentMapSha256: Uint8Array;
+  /** The swap signature the resume page had: the marker's copy is checked against this one. */
+  originalSignature: string;
+  /** GMAC of the header page (see headerMacInput). */
+  headerMac: Uint8Array;
+}
+
+/**
+ * The header page. `security` must be given exactly for an encrypted header; its MAC is written
+ * as given (the writer encodes once with a zero MAC to compute it, see headerMacInput).
+ */
+export function encodeHeader(header: ImageHeader, security: SecurityBlock | null = null): Uint8Array {
+  if (header.encrypted !== (security !== null)) throw new RangeError('an encrypted header needs its security block, and only it has one');
   const page = new Uint8Array(PAGE_SIZE);
   const view = viewOf(page);
   page.set(Buffer.from(HEADER_MAGIC, 'latin1'), H_MAGIC);
   view.setUint32(H_VERSION, header.version, true);
-  view.setUint32(H_FLAGS, (header.compressed ? FLAG_LZ4 : 0) | (header.platformMode ? FLAG_PLATFORM_MODE : 0), true);
+  view.setUint32(
+    H_FLAGS,
+    (header.compressed ? FLAG_LZ4 : 0) | (header.platformMode ? FLAG_PLATFORM_MODE : 0) | (header.encrypted ? FLAGS_SEALED : 0),
+    true,
+  );
   view.setBigUint64(H_STREAM_PAGES, BigInt(header.streamPages), true);
   view.setBigUint64(H_STORED_BYTES, BigInt(header.storedBytes), true);
   view.setBigUint64(H_CHUNK_COUNT, BigInt(header.chunkCount), true);
@@ -260,8 +299,38 @@ export function encodeHeader(header: ImageHeader): Uint8Array {
   view.setUint32(H_EXTENT_MAP_CRC, header.extentMapCrc32c, true);
   page.set(encodeIdentityField(header.kernelRelease, 'kernel release'), H_KERNEL_RELEASE);
   page.set(encodeIdentityField(header.machineId, 'machine id'), H_MACHINE_ID);
+  if (security) encodeSecurityBlock(page, security);
   view.setUint32(H_CRC, crc32c(page.subarray(0, H_CRC)), true);
   return page;
+}
+
+function encodeSecurityBlock(page: Uint8Array, security: SecurityBlock): void {
+  const fields: [Uint8Array, number, number, string][] = [
+    [security.keyBlock, S_KEY_BLOCK, KEY_BLOCK_BYTES, 'key block'],
+    [security.imageId, S_IMAGE_ID, IMAGE_ID_BYTES, 'image id'],
+    [security.extentMapSha256, S_EXTENT_MAP_SHA256, SHA256_BYTES, 'extent map SHA-256'],
+    [security.headerMac, S_HEADER_MAC, MAC_BYTES, 'header MAC'],
+  ];
+  for (const [bytes, offset, length, what] of fields) {
+    if (bytes.length !== length) throw new RangeError(`the ${what} is ${length} bytes, got ${bytes.length}`);
+    page.set(bytes, offset);
+  }
+  if (!SWAP_SIGNATURES.includes(security.originalSignature)) {
+    throw new RangeError(`the original signature must be a swap signature, got ${JSON.stringify(security.originalSignature)}`);
+  }
+  page.set(Buffer.from(security.originalSignature, 'latin1'), S_ORIGINAL_SIGNATURE);
+}
+
+/**
+ * What the header MAC covers: the whole header page with the MAC field and header_crc32c zeroed
+ * (the CRC is computed after the MAC, over it).
+ */
+export function headerMacInput(page: Uint8Array): Uint8Array {
+  assertPage(page, 'header page');
+  const input = Uint8Array.from(page);
+  input.fill(0, S_HEADER_MAC, S_HEADER_MAC + MAC_BYTES);
+  input.fill(0, H_CRC, PAGE_SIZE);
+  return input;
 }
 
 /** A string as a NUL-padded 65-byte field: at most 64 bytes of UTF-8, no NUL inside. */
@@ -276,10 +345,12 @@ export function encodeIdentityField(value: string, what: string): Uint8Array {
 }
 
 /**
- * Decodes a header page: IMAGE_CORRUPT for a wrong magic, CRC, reserved byte or inconsistent
- * count, UNSUPPORTED_VERSION for another format version or a feature flag this reader lacks.
+ * The checks made before anything else in a header page is believed: magic, version, CRC and
+ * flags (UNSUPPORTED_VERSION for another format version, unknown flags, or encryption without
+ * authentication). Says whether the header is encrypted: an encrypted one is then believed only
+ * once its MAC verifies (lib/image/reader.ts).
  */
-export function decodeHeader(page: Uint8Array): ImageHeader {
+export function checkHeaderPage(page: Uint8Array): { encrypted: boolean } {
   assertPage(page, 'header page');
   const view = viewOf(page);
   if (Buffer.from(page.buffer, page.byteOffset, HEADER_MAGIC.length).toString('latin1') !== HEADER_MAGIC) {
@@ -291,15 +362,46 @@ export function decodeHeader(page: Uint8Array): ImageHeader {
   }
   if (view.getUint32(H_CRC, true) !== crc32c(page.subarray(0, H_CRC))) throw corrupt('the image header fails its CRC');
   const flags = view.getUint32(H_FLAGS, true);
-  if (flags & (FLAG_ENCRYPTED | FLAG_AUTHENTICATED)) {
-    throw new HiberkitError('UNSUPPORTED_VERSION', 'the image is encrypted or authenticated, which this version of the format does not define yet');
-  }
   if (flags & ~KNOWN_FLAGS) throw new HiberkitError('UNSUPPORTED_VERSION', `the image header has unknown flags 0x${flags.toString(16)}`);
-  if (!isZero(page, H_EXTENT_MAP_CRC + 4, H_KERNEL_RELEASE) || !isZero(page, H_FIELDS_END, H_CRC)) {
+  const sealed = flags & FLAGS_SEALED;
+  if (sealed !== 0 && sealed !== FLAGS_SEALED) {
+    throw new HiberkitError('UNSUPPORTED_VERSION', 'the image is encrypted without authentication or the other way round, which this version of the format does not define');
+  }
+  return { encrypted: sealed === FLAGS_SEALED };
+}
+
+/** The security block of a header page that checkHeaderPage found encrypted, as stored (unverified). */
+export function decodeSecurityBlock(page: Uint8Array): SecurityBlock {
+  assertPage(page, 'header page');
+  const copy = (offset: number, length: number) => page.slice(offset, offset + length);
+  return {
+    keyBlock: copy(S_KEY_BLOCK, KEY_BLOCK_BYTES),
+    imageId: copy(S_IMAGE_ID, IMAGE_ID_BYTES),
+    extentMapSha256: copy(S_EXTENT_MAP_SHA256, SHA256_BYTES),
+    originalSignature: signatureAt(page, S_ORIGINAL_SIGNATURE),
+    headerMac: copy(S_HEADER_MAC, MAC_BYTES),
+  };
+}
+
+/**
+ * Decodes a header page: checkHeaderPage, then every field, the reserved bytes and that the counts
+ * agree (IMAGE_CORRUPT). For an encrypted header, call it only after its MAC has been verified.
+ */
+export function decodeHeader(page: Uint8Array): ImageHeader {
+  const { encrypted } = checkHeaderPage(page);
+  const view = viewOf(page);
+  const flags = view.getUint32(H_FLAGS, true);
+  const reservedClear = encrypted
+    ? isZero(page, H_FIELDS_END, S_KEY_BLOCK) && isZero(page, S_ORIGINAL_SIGNATURE + SIGNATURE_BYTES, S_HEADER_MAC) && isZero(page, S_END, H_CRC)
+    : isZero(page, H_FIELDS_END, H_CRC);
+  if (!isZero(page, H_EXTENT_MAP_CRC + 4, H_KERNEL_RELEASE) || !reservedClear) {
     throw corrupt('the image header has data in reserved bytes');
   }
+  if (encrypted && !SWAP_SIGNATURES.includes(signatureAt(page, S_ORIGINAL_SIGNATURE))) {
+    throw corrupt('the image header keeps no swap signature in its security block');
+  }
   const header: ImageHeader = {
-    version,
+    version: FORMAT_VERSION,
     compressed: (flags & FLAG_LZ4) !== 0,
     platformMode: (flags & FLAG_PLATFORM_MODE) !== 0,
     streamPages: safeNumber(view.getBigUint64(H_STREAM_PAGES, true), 'stream pages'),
@@ -314,6 +416,7 @@ export function decodeHeader(page: Uint8Array): ImageHeader {
     extentMapCrc32c: view.getUint32(H_EXTENT_MAP_CRC, true),
     kernelRelease: decodeIdentityField(page, H_KERNEL_RELEASE, 'kernel release'),
     machineId: decodeIdentityField(page, H_MACHINE_ID, 'machine id'),
+    encrypted,
   };
   checkHeaderCounts(header);
   return header;
@@ -407,8 +510,11 @@ const C_RAW_BYTES = 8; // u32
 const C_STORED_BYTES = 12; // u32
 const C_CODEC = 16; // u32
 const C_PAYLOAD_CRC = 20; // u32
-/** 24..39: AEAD tag, 40..43: reserved; both zero in version 1. */
+/** magic, index, raw_bytes, stored_bytes and codec: what an encrypted chunk's tag authenticates. */
+export const CHUNK_AUTHENTICATED_BYTES = 20;
+/** 24..39: the AES-GCM tag of an encrypted chunk (zero otherwise); 40..43 reserved. */
 const C_TAG = 24;
+export const CHUNK_TAG_BYTES = 16;
 const C_CRC = 44; // u32, CRC32C of bytes 0..43
 
 export const CODEC_RAW = 0;
@@ -421,8 +527,10 @@ export interface ChunkHeader {
   /** Payload length on disk. */
   storedBytes: number;
   codec: typeof CODEC_RAW | typeof CODEC_LZ4;
-  /** CRC32C of the stored payload. */
+  /** CRC32C of the stored payload (the ciphertext of an encrypted chunk). */
   payloadCrc32c: number;
+  /** The AES-GCM tag of an encrypted chunk; absent (zero on disk) otherwise. */
+  tag?: Uint8Array;
 }
 
 /** Writes the 48-byte record header at `dst[at]`. */
@@ -436,17 +544,26 @@ export function encodeChunkHeader(dst: Uint8Array, at: number, chunk: ChunkHeade
   view.setUint32(C_STORED_BYTES, chunk.storedBytes, true);
   view.setUint32(C_CODEC, chunk.codec, true);
   view.setUint32(C_PAYLOAD_CRC, chunk.payloadCrc32c, true);
+  if (chunk.tag) {
+    if (chunk.tag.length !== CHUNK_TAG_BYTES) throw new RangeError(`a chunk tag is ${CHUNK_TAG_BYTES} bytes, got ${chunk.tag.length}`);
+    header.set(chunk.tag, C_TAG);
+  }
   view.setUint32(C_CRC, crc32c(header.subarray(0, C_CRC)), true);
 }
 
-/** Reads the record header at `src[at]` (IMAGE_CORRUPT for a wrong magic, CRC, codec or reserved byte). */
-export function decodeChunkHeader(src: Uint8Array, at: number): ChunkHeader {
+/**
+ * Reads the record header at `src[at]`: IMAGE_CORRUPT for a wrong magic, CRC, codec or reserved
+ * byte, or a tag that does not fit the image (one in a plain image; an encrypted image's tag is
+ * returned and checked by the cipher).
+ */
+export function decodeChunkHeader(src: Uint8Array, at: number, encrypted: boolean): ChunkHeader {
   if (at + CHUNK_HEADER_BYTES > src.length) throw corrupt(`the chunk stream ends inside a record header at byte ${at}`);
   const header = src.subarray(at, at + CHUNK_HEADER_BYTES);
   const view = viewOf(header);
   if (view.getUint32(0, true) !== CHUNK_MAGIC) throw corrupt(`no chunk record at stream byte ${at}`);
   if (view.getUint32(C_CRC, true) !== crc32c(header.subarray(0, C_CRC))) throw corrupt(`the chunk record header at stream byte ${at} fails its CRC`);
-  if (!isZero(header, C_TAG, C_CRC)) throw corrupt(`the chunk record at stream byte ${at} has data in its tag or reserved bytes`);
+  if (!isZero(header, C_TAG + CHUNK_TAG_BYTES, C_CRC)) throw corrupt(`the chunk record at stream byte ${at} has data in its reserved bytes`);
+  if (!encrypted && !isZero(header, C_TAG, C_TAG + CHUNK_TAG_BYTES)) throw corrupt(`the chunk record at stream byte ${at} has a tag in an image without encryption`);
   const codec = view.getUint32(C_CODEC, true);
   if (codec !== CODEC_RAW && codec !== CODEC_LZ4) throw corrupt(`the chunk record at stream byte ${at} names unknown codec ${codec}`);
   return {
@@ -455,6 +572,7 @@ export function decodeChunkHeader(src: Uint8Array, at: number): ChunkHeader {
     storedBytes: view.getUint32(C_STORED_BYTES, true),
     codec,
     payloadCrc32c: view.getUint32(C_PAYLOAD_CRC, true),
+    ...(encrypted ? { tag: header.slice(C_TAG, C_TAG + CHUNK_TAG_BYTES) } : {}),
   };
 }
 

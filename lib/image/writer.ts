@@ -6,6 +6,7 @@
  *
  * Synchronous on purpose: it runs where nothing may be awaited (spec §7.4).
  */
+import { createHash } from 'node:crypto';
 import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import { crc32c, lz4Compress } from '../codec/index.js';
@@ -16,16 +17,23 @@ import {
   DEFAULT_IO_BYTES,
   EXTENTS_PER_MAP_PAGE,
   FORMAT_VERSION,
+  MAC_BYTES,
   MAX_CHUNK_PAGES,
+  SIGNATURE_OFFSET,
   assertMarkable,
   encodeChunkHeader,
   encodeIdentityField,
   encodeExtentMapPage,
   encodeHeader,
+  headerMacInput,
   markResumePage,
+  signatureAt,
+  type ChunkHeader,
   type Extent,
+  type ImageHeader,
 } from './format.js';
-import type { BlockDevice, ImageIdentity } from '../backend.js';
+import { chunkAad, headerMac, imageKeysFor, sealChunk, wipeImageKeys, type ImageKeys } from './security.js';
+import type { BlockDevice, ImageEncryption, ImageIdentity } from '../backend.js';
 
 export { invalidateImage } from './reader.js';
 
@@ -50,6 +58,13 @@ export interface ImageWriterOptions {
   streamPages: number;
   /** Bytes per disk batch, a multiple of 4096 (default 4 MiB). */
   ioBytes?: number;
+  /**
+   * Encrypt and authenticate the image (docs/image-format.md §2.1). The writer derives its keys
+   * from the data key and wipes them when it finishes or fails; the data key stays the caller's.
+   */
+  encryption?: ImageEncryption;
+  /** The encrypted image's id; random unless given (for tests that compare the two writers). */
+  imageId?: Uint8Array;
 }
 
 export interface ImageWriteSummary {
@@ -89,7 +104,9 @@ export class ImageWriter {
   private ioFill = 0;
   private storedBytes = 0;
   private readonly extents: Extent[] = [];
+  /** Set by finish() and by any failure: the writer is then spent and its keys wiped. */
   private finished = false;
+  private readonly keys: ImageKeys | null;
 
   constructor(options: ImageWriterOptions) {
     const ioBytes = options.ioBytes ?? DEFAULT_IO_BYTES;
@@ -102,6 +119,7 @@ export class ImageWriter {
     if (!Number.isInteger(ioBytes) || ioBytes < PAGE_SIZE || ioBytes % PAGE_SIZE !== 0) {
       throw new RangeError(`ioBytes must be a positive multiple of ${PAGE_SIZE}, got ${ioBytes}`);
     }
+    if (options.imageId && !options.encryption) throw new RangeError('an image id is only for an encrypted image');
     assertMarkable(options.originalResumePage, options.storage.path);
     // Checked now rather than when the header is written, after the whole stream.
     encodeIdentityField(options.identity.kernelRelease, 'kernel release');
@@ -118,17 +136,28 @@ export class ImageWriter {
     this.chunk = new Uint8Array(chunkBytes);
     this.payload = new Uint8Array(chunkBytes - 1);
     this.io = this.storage.allocAligned(ioBytes);
+    // Last: nothing after it can throw and leave derived keys behind.
+    this.keys = options.encryption ? imageKeysFor(options.encryption, options.imageId) : null;
   }
 
   /** Takes the next pages of the stream: any multiple of 4096 bytes. */
   writePages(buf: Uint8Array): void {
-    if (this.finished) throw new Error('ImageWriter.writePages after finish()');
+    if (this.finished) throw new Error('ImageWriter.writePages after finish() or a failure');
     if (buf.length % PAGE_SIZE !== 0) throw new RangeError(`writePages takes whole pages, got ${buf.length} bytes`);
     const pages = buf.length / PAGE_SIZE;
     if (this.receivedPages + pages > this.streamPages) {
       throw new RangeError(`the stream has ${this.streamPages} pages; ${this.receivedPages + pages} were written`);
     }
     this.receivedPages += pages;
+    try {
+      this.takePages(buf);
+    } catch (err) {
+      this.end();
+      throw err;
+    }
+  }
+
+  private takePages(buf: Uint8Array): void {
     const chunkBytes = this.chunk.length;
     let at = 0;
     while (at < buf.length) {
@@ -154,11 +183,24 @@ export class ImageWriter {
    * the marked resume page, with a flush before and after it (docs/image-format.md §5 Writing).
    */
   finish(): ImageWriteSummary {
-    if (this.finished) throw new Error('ImageWriter.finish called twice');
+    if (this.finished) throw new Error('ImageWriter.finish called twice, or after a failure');
     if (this.receivedPages !== this.streamPages) {
       throw new RangeError(`the stream has ${this.streamPages} pages but only ${this.receivedPages} were written`);
     }
+    try {
+      return this.writeRest();
+    } finally {
+      this.end();
+    }
+  }
+
+  /** Spends the writer: no more calls, and the derived keys are wiped. */
+  private end(): void {
     this.finished = true;
+    if (this.keys) wipeImageKeys(this.keys);
+  }
+
+  private writeRest(): ImageWriteSummary {
     if (this.chunkFill > 0) this.emitChunk(this.chunk.subarray(0, this.chunkFill));
     if (this.ioFill > 0) {
       const padded = roundUpToPage(this.ioFill);
@@ -169,7 +211,7 @@ export class ImageWriter {
 
     const map = this.writeExtentMap();
     const headerPage = this.allocPages(1)[0];
-    const header = encodeHeader({
+    const header = this.encodeHeader({
       version: FORMAT_VERSION,
       compressed: this.compress,
       platformMode: this.identity.platformMode,
@@ -185,7 +227,8 @@ export class ImageWriter {
       createdAtMs: this.identity.createdAtMs,
       kernelRelease: this.identity.kernelRelease,
       machineId: this.identity.machineId,
-    });
+      encrypted: this.keys !== null,
+    }, map.sha256);
     this.writePage(header, headerPage);
     this.storage.flush();
 
@@ -201,20 +244,43 @@ export class ImageWriter {
     };
   }
 
-  /** One chunk record: LZ4 if that makes it smaller, else the raw bytes. */
+  /** One chunk record: LZ4 if that makes it smaller, else the raw bytes; then sealed if encrypting. */
   private emitChunk(raw: Uint8Array): void {
     this.streamCrc = crc32c(raw, this.streamCrc);
     const compressedBytes = this.compress ? lz4Compress(raw, this.payload.subarray(0, raw.length - 1)) : 0;
-    const payload = compressedBytes > 0 ? this.payload.subarray(0, compressedBytes) : raw;
-    encodeChunkHeader(this.recordHeader, 0, {
+    let payload = compressedBytes > 0 ? this.payload.subarray(0, compressedBytes) : raw;
+    const chunk: ChunkHeader = {
       index: this.chunkIndex++,
       rawBytes: raw.length,
       storedBytes: payload.length,
       codec: compressedBytes > 0 ? CODEC_LZ4 : CODEC_RAW,
-      payloadCrc32c: crc32c(payload),
-    });
+      payloadCrc32c: 0,
+    };
+    if (this.keys) {
+      // The tag authenticates the header's first fields, which are final before the payload CRC is.
+      encodeChunkHeader(this.recordHeader, 0, chunk);
+      const sealed = sealChunk(this.keys.chunkKey, chunk.index, chunkAad(this.recordHeader, this.keys.imageId), payload);
+      payload = sealed.ciphertext;
+      chunk.tag = sealed.tag;
+    }
+    chunk.payloadCrc32c = crc32c(payload);
+    encodeChunkHeader(this.recordHeader, 0, chunk);
     this.append(this.recordHeader);
     this.append(payload);
+  }
+
+  /** The header page; an encrypted one with its security block and MAC. */
+  private encodeHeader(header: ImageHeader, extentMapSha256: Uint8Array): Uint8Array {
+    if (!this.keys) return encodeHeader(header);
+    const security = {
+      keyBlock: this.keys.keyBlock,
+      imageId: this.keys.imageId,
+      extentMapSha256,
+      originalSignature: signatureAt(this.originalResumePage, SIGNATURE_OFFSET),
+      headerMac: new Uint8Array(MAC_BYTES),
+    };
+    const unsealed = encodeHeader(header, security);
+    return encodeHeader(header, { ...security, headerMac: headerMac(this.keys.headerKey, headerMacInput(unsealed)) });
   }
 
   /** Adds bytes to the chunk stream, writing a batch each time the I/O buffer becomes full. */
@@ -242,7 +308,7 @@ export class ImageWriter {
   }
 
   /** The extent map pages, chained in order; all are allocated first so each knows its successor. */
-  private writeExtentMap(): { firstPage: number; pages: number; crc32c: number } {
+  private writeExtentMap(): { firstPage: number; pages: number; crc32c: number; sha256: Uint8Array } {
     const count = Math.ceil(this.extents.length / EXTENTS_PER_MAP_PAGE);
     const placed = this.allocPages(count);
     const map = this.storage.allocAligned(count * PAGE_SIZE);
@@ -251,7 +317,7 @@ export class ImageWriter {
       map.set(encodeExtentMapPage(i, entries, i + 1 < count ? placed[i + 1] : 0), i * PAGE_SIZE);
     }
     this.writeRuns(map, placed);
-    return { firstPage: placed[0], pages: count, crc32c: crc32c(map) };
+    return { firstPage: placed[0], pages: count, crc32c: crc32c(map), sha256: createHash('sha256').update(map).digest() };
   }
 
   /** `count` pages from the allocator, as page indexes, checked to be usable. */

@@ -4,7 +4,7 @@
  * NativeSystemInfo reads /proc, /sys and stat(2) and feeds them.
  */
 import { existsSync, readFileSync, readdirSync, realpathSync, openSync, readSync, closeSync } from 'node:fs';
-import { hostname, release, totalmem } from 'node:os';
+import { freemem, hostname, release, totalmem } from 'node:os';
 
 import type { HibernationSupport, SwapArea, SystemInfo } from '../backend.js';
 import { HiberkitError } from '../errors.js';
@@ -272,6 +272,11 @@ export class NativeSystemInfo implements SystemInfo {
     return totalmem();
   }
 
+  memoryInUseBytes(): number {
+    const { MemTotal, MemAvailable } = parseMeminfo(readFileSync('/proc/meminfo', 'utf8'));
+    return MemTotal !== undefined && MemAvailable !== undefined ? MemTotal - MemAvailable : totalmem() - freemem();
+  }
+
   /** A swap file's block device (that of its filesystem) and the physical page of its first page. */
   #swapFileLocation(path: string): { blockDevice: string; dev: number; offsetPages: number } {
     const fsDev = this.#native.statDev(path);
@@ -312,4 +317,14 @@ export class NativeSystemInfo implements SystemInfo {
     }
     throw new HiberkitError('DEVICE_NOT_FOUND', `no block device has ${kind}=${value}`);
   }
+}
+
+/** /proc/meminfo as bytes by field name ("MemTotal:  1012340 kB" → MemTotal: 1036636160). */
+export function parseMeminfo(text: string): Record<string, number> {
+  const fields: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^(\w+):\s+(\d+)(?:\s+kB)?$/.exec(line.trim());
+    if (match) fields[match[1]!] = Number(match[2]) * (line.includes('kB') ? 1024 : 1);
+  }
+  return fields;
 }

@@ -32,7 +32,7 @@ const HOST_CONFIG_FILES = ['/etc/mke2fs.conf'];
 const BUILD_ONLY_DEPENDENCIES = new Set(['node-addon-api']);
 
 /** Where the package lives in the guest. */
-export const GUEST_PACKAGE_DIR = '/hk/pkg';
+const GUEST_PACKAGE_DIR = '/hk/pkg';
 export const ADDON_PATH = join(REPO_ROOT, 'build', 'Release', 'hiberkit.node');
 
 export interface Initramfs {
@@ -61,7 +61,7 @@ function canonicalArchivePath(hostPath: string): string {
 }
 
 /** The shared libraries (and dynamic loader) `ldd` lists for an ELF file; none for a static one. */
-export function sharedLibraries(elf: string): string[] {
+function sharedLibraries(elf: string): string[] {
   const result = spawnSync('ldd', [elf], { encoding: 'utf8' });
   if (result.status !== 0) {
     if (/not a dynamic executable/.test(`${result.stdout}${result.stderr}`)) return [];
@@ -192,7 +192,7 @@ function addGuestScripts(list: EntryList): void {
 }
 
 /** Everything that goes into the archive, in archive order. */
-export function initramfsEntries(kernel: KernelFiles): ArchiveEntry[] {
+function initramfsEntries(kernel: KernelFiles): ArchiveEntry[] {
   const list = new EntryList();
   addRootLayout(list);
   addTools(list);

@@ -28,7 +28,7 @@ function indexModules(modulesDir: string): Map<string, string> {
 }
 
 /** The `depends=` list of a module file (module names, possibly empty). */
-export function moduleDependencies(moduleFile: string): string[] {
+function moduleDependencies(moduleFile: string): string[] {
   const bytes = readFileSync(moduleFile);
   // .modinfo is a sequence of NUL-terminated key=value strings; depends= appears exactly once.
   const key = Buffer.from('\0depends=');

@@ -1,8 +1,13 @@
 /** Where the VM tooling finds the repository and keeps what it downloads, builds and logs. */
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/**
+ * test/vm/ → the repository. `npm run bench` runs this tooling compiled into dist/test/vm/, one
+ * level deeper.
+ */
+export const REPO_ROOT = resolve(HERE, basename(resolve(HERE, '../..')) === 'dist' ? '../../..' : '../..');
 
 /** Gitignored (`.cache/` in .gitignore); safe to delete, everything in it is rebuilt on demand. */
 export const CACHE_DIR = join(REPO_ROOT, '.cache', 'vm');

@@ -47,7 +47,7 @@ function runOrThrow(command: string, args: string[], cwd?: string): string {
 }
 
 /** The package list shared with .ci/run (one name a line, `#` comments). */
-export function requiredDebianPackages(): string[] {
+function requiredDebianPackages(): string[] {
   return readFileSync(join(REPO_ROOT, 'test', 'vm', 'debian-packages.txt'), 'utf8')
     .split('\n')
     .map((line) => line.replace(/#.*/, '').trim())
@@ -68,7 +68,7 @@ function updateAptListsOnce(): void {
 }
 
 /** Installs the Debian packages of debian-packages.txt that are missing (needs root). */
-export function ensureHostPackages(): void {
+function ensureHostPackages(): void {
   const missing = requiredDebianPackages().filter((pkg) => !isInstalled(pkg));
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
@@ -130,7 +130,7 @@ function locateKernelFiles(packageName: string): KernelFiles {
  * The cloud kernel, downloaded and extracted on first use. Reuses the cache when apt names the
  * same package; falls back to the newest cached kernel when apt cannot be asked (offline).
  */
-export function ensureKernel(): KernelFiles {
+function ensureKernel(): KernelFiles {
   const wanted = currentKernelPackage();
   const cached = cachedKernelPackages();
   if (!wanted) {

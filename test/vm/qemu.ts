@@ -47,6 +47,11 @@ export interface BootResult {
   log: string;
   logPath: string;
   lines: ConsoleLine[];
+  /**
+   * When each console line arrived on the host, in milliseconds since qemu was started (index:
+   * line number − 1, as in ConsoleLine.lineNo). Guest uptime does not survive a resume; these do.
+   */
+  lineTimesMs: number[];
   /** qemu's exit status (0 after a guest power-off or reboot), null if it was killed. */
   exitCode: number | null;
   signal: NodeJS.Signals | null;
@@ -76,7 +81,7 @@ function logFileName(scenario: string, boot: number): string {
   return `${time}-${scenario.replace(/[^\w.-]/g, '_')}-boot${boot}.log`;
 }
 
-export function qemuArguments(options: BootOptions, scriptPath?: string): string[] {
+function qemuArguments(options: BootOptions, scriptPath?: string): string[] {
   const boot = options.boot ?? 1;
   const append = ['console=ttyS0', 'panic=-1', `hk.scenario=${options.scenario}`, `hk.boot=${boot}`, ...(options.cmdline ?? [])];
   const args = [
@@ -120,12 +125,14 @@ export async function runQemu(options: BootOptions): Promise<BootResult> {
   const logStream = createWriteStream(logPath);
   const text: string[] = [];
   const lines: ConsoleLine[] = [];
+  const lineTimesMs: number[] = [];
   let lineNo = 0;
   let panicked = false;
   const reader = createInterface({ input: child.stdout, crlfDelay: Infinity });
   reader.on('line', (line) => {
     lineNo += 1;
     text.push(line);
+    lineTimesMs.push(Date.now() - started);
     logStream.write(`${line}\n`);
     const parsed = parseLine(line, lineNo);
     if (parsed) lines.push(parsed);
@@ -158,6 +165,7 @@ export async function runQemu(options: BootOptions): Promise<BootResult> {
     log: text.join('\n'),
     logPath,
     lines,
+    lineTimesMs,
     exitCode,
     signal,
     timedOut,
