@@ -52,6 +52,7 @@ const header: ImageHeader = {
   createdAtMs: 1_760_000_000_123,
   kernelRelease: '6.1.0-27-cloud-amd64',
   machineId: 'f00dfeedf00dfeedf00dfeedf00dfeed',
+  encrypted: false,
 };
 
 describe('resume page marker', () => {
@@ -198,13 +199,13 @@ describe('chunk record header', () => {
     const buf = new Uint8Array(100);
     const chunk = { index: 7, rawBytes: 131072, storedBytes: 4242, codec: CODEC_LZ4, payloadCrc32c: 0xabcdef01 } as const;
     encodeChunkHeader(buf, 3, chunk);
-    expect(decodeChunkHeader(buf, 3)).toEqual(chunk);
+    expect(decodeChunkHeader(buf, 3, false)).toEqual(chunk);
     expect(latin1(buf, 3, 7)).toBe('HKCK');
     for (let at = 3; at < 3 + CHUNK_HEADER_BYTES; at++) {
       const damaged = Uint8Array.from(buf);
       damaged[at] ^= 0x10;
-      expect(codeOf(() => decodeChunkHeader(damaged, 3)), `byte ${at}`).toBe('IMAGE_CORRUPT');
+      expect(codeOf(() => decodeChunkHeader(damaged, 3, false)), `byte ${at}`).toBe('IMAGE_CORRUPT');
     }
-    expect(codeOf(() => decodeChunkHeader(buf, 60))).toBe('IMAGE_CORRUPT');
+    expect(codeOf(() => decodeChunkHeader(buf, 60, false))).toBe('IMAGE_CORRUPT');
   });
 });

@@ -4,34 +4,46 @@
  *
  * loadImage checks everything before the caller sends a single byte to /dev/snapshot: the
  * marker, the header, the extent map, every chunk record and the CRC of the whole uncompressed
- * stream. Every refusal is a HiberkitError with a code saying why:
+ * stream; for an encrypted image also the header MAC, the extent map's SHA-256 and every chunk's
+ * tag. Every refusal is a HiberkitError with a code saying why:
  *   NO_IMAGE            the resume page is an ordinary swap header
  *   FOREIGN_SIGNATURE   it belongs to another hibernation tool, or is not swap at all
  *   UNSUPPORTED_VERSION a hiberkit image of another format version or with unknown features
  *   IMAGE_CORRUPT       a magic, CRC, count or reserved byte is wrong
  *   IMAGE_TRUNCATED     the image reaches past the end of the device, or a read came back short
+ *   IMAGE_TAMPERED      an encrypted image fails a MAC, tag or hash although its CRCs hold
+ *   KEY_REQUIRED        the image is encrypted and no unlock callback was given
+ *   IMAGE_NOT_ENCRYPTED the caller requires encryption and the image has none
  *   WRONG_KERNEL        made by another kernel release
  *   WRONG_MACHINE       made on another machine
+ * plus whatever the unlock callback throws (WRONG_PASSPHRASE, WRONG_KEY), passed through as is.
  */
+import { createHash } from 'node:crypto';
 import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import { crc32c, lz4Decompress } from '../codec/index.js';
+import { DATA_KEY_BYTES, deriveImageKeys, keyBlockKind, wipe } from '../crypto/keys.js';
 import {
   CHUNK_HEADER_BYTES,
   CODEC_LZ4,
   assertMarkable,
+  checkHeaderPage,
   classifyResumePage,
   decodeChunkHeader,
   decodeExtentMapPage,
   decodeHeader,
   decodeMarker,
+  decodeSecurityBlock,
+  headerMacInput,
   isZero,
   restoreOriginalPage,
   type ChunkHeader,
   type Extent,
   type ImageHeader,
   type ResumeMarker,
+  type SecurityBlock,
 } from './format.js';
+import { chunkAad, headerMacMatches, openChunk } from './security.js';
 import type { BlockDevice } from '../backend.js';
 
 /** Largest single read of the chunk stream. */
@@ -49,6 +61,35 @@ export interface FoundMarker {
 export interface ExpectedIdentity {
   kernelRelease: string | null;
   machineId: string | null;
+}
+
+/** How an encrypted image's data key is sealed (lib/crypto/keys.ts). */
+export type KeyKind = ReturnType<typeof keyBlockKind>;
+
+export interface LoadOptions {
+  /**
+   * Opens an encrypted image: receives its sealed key block and how it is sealed, returns the
+   * 32-byte data key (loadImage wipes it once it has derived the image keys: return a copy to
+   * keep one). For a wrong passphrase or key it throws WRONG_PASSPHRASE or WRONG_KEY
+   * (lib/crypto/keys.ts openDataKey); loadImage passes every error of it through unchanged, so
+   * the caller can ask again.
+   */
+  unlock?: (keyBlock: Uint8Array, kind: KeyKind) => Promise<Uint8Array>;
+  /**
+   * Refuse an image without encryption (IMAGE_NOT_ENCRYPTED). A system set up for encrypted
+   * images must ask for this: a plain image is not authenticated, so without it whoever can write
+   * the disk could put a plain image of their making in place of the encrypted one.
+   */
+  requireEncryption?: boolean;
+}
+
+/** What readHeaderSummary finds: facts from the header, checked for damage but not authenticated. */
+export interface HeaderSummary {
+  marker: ResumeMarker;
+  /** Decoded and CRC-checked; for an encrypted image unverified until loadImage checks its MAC. */
+  header: ImageHeader;
+  /** How an encrypted image's key is sealed; null for an image without encryption. */
+  keyKind: KeyKind | null;
 }
 
 /**
@@ -81,25 +122,43 @@ export function readMarker(storage: BlockDevice, resumePage: number): FoundMarke
   }
 }
 
-/** Reads and verifies the whole image; the stored chunk stream stays in memory for pages(). */
-export async function loadImage(storage: BlockDevice, resumePage: number, expect: ExpectedIdentity): Promise<LoadedImage> {
-  const found = readMarker(storage, resumePage);
-  if (!found) throw new HiberkitError('NO_IMAGE', `${storage.path} holds no hiberkit image (page ${resumePage} is a plain swap header)`);
-  const marker = decodeMarker(found.markedPage);
-  const devicePages = Math.floor(storage.size / PAGE_SIZE);
-
-  if (marker.headerPage === resumePage) throw corrupt('the marker names the resume page itself as the image header');
-  const headerPage = readPageSync(storage, marker.headerPage, 'the image header');
-  if (crc32c(headerPage) !== marker.headerCrc32c) throw corrupt('the image header page is not the one the marker was written for');
+/**
+ * The facts of the image header without reading the rest (for `hiberkit inspect`): the marker and
+ * the header page, checked for damage (CRCs, reserved bytes, counts) but neither authenticated nor
+ * checked against this machine and kernel. Throws like loadImage for what it does check.
+ */
+export function readHeaderSummary(storage: BlockDevice, resumePage: number): HeaderSummary {
+  const { marker, headerPage } = readMarkedHeader(storage, resumePage);
   const header = decodeHeader(headerPage);
-  checkIdentity(header, expect);
+  return { marker, header, keyKind: header.encrypted ? keyBlockKind(decodeSecurityBlock(headerPage).keyBlock) : null };
+}
 
-  const { extents, mapPages } = readExtentMap(storage, header);
-  checkPlacement(header, extents, [resumePage, marker.headerPage, ...mapPages], devicePages);
-  const stream = await readChunkStream(storage, extents);
-  if (!isZero(stream, header.storedBytes, stream.length)) throw corrupt('the padding after the last chunk record is not zero');
-  verifyStream(stream, header);
-  return new LoadedImage(marker, header, extents, found, stream);
+/**
+ * Reads and verifies the whole image; the stored chunk stream stays in memory for pages(). For an
+ * encrypted image the checks run in this order, so that nothing unauthenticated is acted on:
+ * header CRC, key block, unlock, header MAC, then the other header fields, the extent map's
+ * SHA-256, and per chunk its CRC, its tag (the payload is decrypted in place), its decompression;
+ * last the CRC of the whole stream.
+ */
+export async function loadImage(storage: BlockDevice, resumePage: number, expect: ExpectedIdentity, options: LoadOptions = {}): Promise<LoadedImage> {
+  const { found, marker, headerPage } = readMarkedHeader(storage, resumePage);
+  const { encrypted } = checkHeaderPage(headerPage);
+  if (!encrypted && options.requireEncryption) {
+    throw new HiberkitError('IMAGE_NOT_ENCRYPTED', `the image on ${storage.path} is not encrypted, and this system only resumes encrypted images`);
+  }
+  const sealed = encrypted ? await authenticateHeader(headerPage, marker, options.unlock) : null;
+  try {
+    const header = decodeHeader(headerPage);
+    checkIdentity(header, expect);
+    const { extents, mapPages } = readExtentMap(storage, header, sealed?.security.extentMapSha256 ?? null);
+    checkPlacement(header, extents, [resumePage, marker.headerPage, ...mapPages], Math.floor(storage.size / PAGE_SIZE));
+    const stream = await readChunkStream(storage, extents);
+    if (!isZero(stream, header.storedBytes, stream.length)) throw corrupt('the padding after the last chunk record is not zero');
+    const chunks = verifyStream(stream, header, sealed);
+    return new LoadedImage(marker, header, extents, found, chunks);
+  } finally {
+    if (sealed) wipe(sealed.chunkKey);
+  }
 }
 
 export class LoadedImage {
@@ -110,7 +169,8 @@ export class LoadedImage {
     /** The chunk stream's extents on the device, in stream order. */
     readonly extents: readonly Extent[],
     private readonly found: FoundMarker,
-    private readonly stream: Uint8Array,
+    /** Every chunk, verified (and decrypted in place), as views of the chunk stream read from disk. */
+    private readonly chunks: readonly ChunkRecord[],
   ) {}
 
   /** The swap header page to write back to discard the image. */
@@ -128,8 +188,8 @@ export class LoadedImage {
     const batch = new Uint8Array(batchPages * PAGE_SIZE);
     const scratch = new Uint8Array(this.header.chunkPages * PAGE_SIZE);
     let fill = 0;
-    for (const record of chunkRecords(this.stream, this.header)) {
-      const raw = decodeRecord(record, scratch);
+    for (const chunk of this.chunks) {
+      const raw = decodeChunk(chunk, scratch);
       let at = 0;
       while (at < raw.length) {
         const take = Math.min(batch.length - fill, raw.length - at);
@@ -173,16 +233,69 @@ function checkIdentity(header: ImageHeader, expect: ExpectedIdentity): void {
   }
 }
 
-/** Follows the chain of extent map pages and checks it against the header. */
-function readExtentMap(storage: BlockDevice, header: ImageHeader): { extents: Extent[]; mapPages: number[] } {
+/** The marker and the header page it names, the page checked against the marker's CRC. */
+function readMarkedHeader(storage: BlockDevice, resumePage: number): { found: FoundMarker; marker: ResumeMarker; headerPage: Uint8Array } {
+  const found = readMarker(storage, resumePage);
+  if (!found) throw new HiberkitError('NO_IMAGE', `${storage.path} holds no hiberkit image (page ${resumePage} is a plain swap header)`);
+  const marker = decodeMarker(found.markedPage);
+  if (marker.headerPage === resumePage) throw corrupt('the marker names the resume page itself as the image header');
+  const headerPage = readPageSync(storage, marker.headerPage, 'the image header');
+  if (crc32c(headerPage) !== marker.headerCrc32c) throw corrupt('the image header page is not the one the marker was written for');
+  return { found, marker, headerPage };
+}
+
+/** What an authenticated encrypted header yields for reading the rest. */
+interface SealedImage {
+  security: SecurityBlock;
+  chunkKey: Buffer;
+}
+
+/**
+ * Unlocks an encrypted image and verifies its header MAC and the marker's copy of the original
+ * signature. Until this returns, nothing in the header but its CRC and key block is believed.
+ */
+async function authenticateHeader(page: Uint8Array, marker: ResumeMarker, unlock: LoadOptions['unlock']): Promise<SealedImage> {
+  const security = decodeSecurityBlock(page);
+  const kind = keyBlockKind(security.keyBlock);
+  if (!unlock) throw new HiberkitError('KEY_REQUIRED', `the image is encrypted (sealed with a ${kind}); give the ${kind === 'passphrase' ? 'passphrase' : 'private key'} to open it`);
+  const dataKey = await unlock(Uint8Array.from(security.keyBlock), kind);
+  if (dataKey.length !== DATA_KEY_BYTES) {
+    wipe(dataKey);
+    throw new RangeError(`unlock must return the ${DATA_KEY_BYTES}-byte data key, got ${dataKey.length} bytes`);
+  }
+  const { chunkKey, headerKey } = deriveImageKeys(dataKey);
+  wipe(dataKey);
+  try {
+    if (!headerMacMatches(headerKey, headerMacInput(page), security.headerMac)) {
+      throw tampered('the image header fails its MAC: it was altered after it was written');
+    }
+    if (security.originalSignature !== marker.originalSignature) {
+      throw tampered(`the marker keeps ${JSON.stringify(marker.originalSignature)} as the original signature, the header ${JSON.stringify(security.originalSignature)}`);
+    }
+  } catch (err) {
+    wipe(chunkKey);
+    throw err;
+  } finally {
+    wipe(headerKey);
+  }
+  return { security, chunkKey };
+}
+
+/**
+ * Follows the chain of extent map pages and checks it against the header; for an encrypted image
+ * also against the SHA-256 in its authenticated security block.
+ */
+function readExtentMap(storage: BlockDevice, header: ImageHeader, expectedSha256: Uint8Array | null): { extents: Extent[]; mapPages: number[] } {
   const extents: Extent[] = [];
   const mapPages: number[] = [];
+  const digest = createHash('sha256');
   let mapCrc = 0;
   let next = header.extentMapPage;
   for (let sequence = 0; sequence < header.extentMapPages; sequence++) {
     if (next === 0) throw corrupt(`the extent map ends after ${sequence} of ${header.extentMapPages} pages`);
     const page = readPageSync(storage, next, `extent map page ${sequence}`);
     mapCrc = crc32c(page, mapCrc);
+    digest.update(page);
     const decoded = decodeExtentMapPage(page, sequence);
     mapPages.push(next);
     extents.push(...decoded.extents);
@@ -190,6 +303,7 @@ function readExtentMap(storage: BlockDevice, header: ImageHeader): { extents: Ex
   }
   if (next !== 0) throw corrupt(`the extent map goes on after its ${header.extentMapPages} pages`);
   if (mapCrc !== header.extentMapCrc32c) throw corrupt('the extent map is not the one the header was written with');
+  if (expectedSha256 && !digest.digest().equals(expectedSha256)) throw tampered('the extent map fails its SHA-256: it was altered after it was written');
   if (extents.length !== header.extentCount) throw corrupt(`the extent map holds ${extents.length} extents, the header says ${header.extentCount}`);
   return { extents, mapPages };
 }
@@ -243,17 +357,36 @@ async function readChunkStream(storage: BlockDevice, extents: readonly Extent[])
   return stream;
 }
 
-/** Decodes every chunk and checks the CRC of the whole uncompressed stream. */
-function verifyStream(stream: Uint8Array, header: ImageHeader): void {
-  const scratch = new Uint8Array(header.chunkPages * PAGE_SIZE);
-  let crc = 0;
-  for (const record of chunkRecords(stream, header)) crc = crc32c(decodeRecord(record, scratch), crc);
-  if (crc !== header.streamCrc32c) throw corrupt('the uncompressed stream fails its CRC');
-}
-
+/** One record of the chunk stream: its decoded header, and views of its header and payload bytes. */
 interface ChunkRecord {
   chunk: ChunkHeader;
+  recordHeader: Uint8Array;
   payload: Uint8Array;
+}
+
+/**
+ * Checks every chunk record, opens each encrypted payload in place, decodes every chunk and checks
+ * the CRC of the whole uncompressed stream.
+ */
+function verifyStream(stream: Uint8Array, header: ImageHeader, sealed: SealedImage | null): ChunkRecord[] {
+  const scratch = new Uint8Array(header.chunkPages * PAGE_SIZE);
+  const chunks: ChunkRecord[] = [];
+  let crc = 0;
+  for (const record of chunkRecords(stream, header)) {
+    if (sealed) openInPlace(record, sealed);
+    crc = crc32c(decodeChunk(record, scratch), crc);
+    chunks.push(record);
+  }
+  if (crc !== header.streamCrc32c) throw corrupt('the uncompressed stream fails its CRC');
+  return chunks;
+}
+
+/** Replaces a sealed payload with its plaintext once the tag has verified it. */
+function openInPlace(record: ChunkRecord, sealed: SealedImage): void {
+  const aad = chunkAad(record.recordHeader, sealed.security.imageId);
+  const plaintext = openChunk(sealed.chunkKey, record.chunk.index, aad, record.payload, record.chunk.tag!);
+  if (!plaintext) throw tampered(`chunk ${record.chunk.index} fails its authentication tag: it was altered after it was written`);
+  record.payload.set(plaintext);
 }
 
 /**
@@ -264,7 +397,7 @@ interface ChunkRecord {
 function* chunkRecords(stream: Uint8Array, header: ImageHeader): Generator<ChunkRecord> {
   let at = 0;
   for (let index = 0; index < header.chunkCount; index++) {
-    const chunk = decodeChunkHeader(stream.subarray(0, header.storedBytes), at);
+    const chunk = decodeChunkHeader(stream.subarray(0, header.storedBytes), at, header.encrypted);
     const where = `chunk ${index} (stream byte ${at})`;
     if (chunk.index !== index) throw corrupt(`${where} is numbered ${chunk.index}`);
     const expectedRaw = Math.min(header.chunkPages, header.streamPages - index * header.chunkPages) * PAGE_SIZE;
@@ -280,14 +413,14 @@ function* chunkRecords(stream: Uint8Array, header: ImageHeader): Generator<Chunk
     if (payloadEnd > header.storedBytes) throw corrupt(`${where} reaches past the end of the chunk stream`);
     const payload = stream.subarray(payloadStart, payloadEnd);
     if (crc32c(payload) !== chunk.payloadCrc32c) throw corrupt(`${where} fails its payload CRC`);
-    yield { chunk, payload };
+    yield { chunk, recordHeader: stream.subarray(at, payloadStart), payload };
     at = payloadEnd;
   }
   if (at !== header.storedBytes) throw corrupt(`the chunk records end at byte ${at}, the header says ${header.storedBytes}`);
 }
 
-/** The uncompressed bytes of a record: the payload itself, or decompressed into `scratch`. */
-function decodeRecord(record: ChunkRecord, scratch: Uint8Array): Uint8Array {
+/** The uncompressed bytes of a chunk: the payload itself, or decompressed into `scratch`. */
+function decodeChunk(record: ChunkRecord, scratch: Uint8Array): Uint8Array {
   if (record.chunk.codec !== CODEC_LZ4) return record.payload;
   const raw = scratch.subarray(0, record.chunk.rawBytes);
   if (lz4Decompress(record.payload, raw) !== raw.length) throw corrupt(`chunk ${record.chunk.index} is not a valid LZ4 block of ${raw.length} bytes`);
@@ -307,4 +440,8 @@ function readPageSync(storage: BlockDevice, pageIndex: number, what: string): Ui
 
 function corrupt(message: string): HiberkitError {
   return new HiberkitError('IMAGE_CORRUPT', message);
+}
+
+function tampered(message: string): HiberkitError {
+  return new HiberkitError('IMAGE_TAMPERED', message);
 }

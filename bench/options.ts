@@ -1,0 +1,69 @@
+/** The command line of `npm run bench` (bench/run.ts). */
+import { parseArgs } from 'node:util';
+import { CONTENDERS, FULL_WORKLOAD, SHORT_WORKLOAD, contenderById, type Contender, type Workload } from './contenders.js';
+
+export const USAGE = `usage: npm run bench -- [options]
+
+  --runs N            cycles per contender (default 3; 1 with --short)
+  --cpus N[,M...]     vCPU counts: all contenders run with the first, the compressing ones again
+                      with each further count (default 1,2; 1 with --short)
+  --contenders a,b    a subset of: ${CONTENDERS.map((c) => c.id).join(', ')}
+  --short             the CI size: a lighter memory load, a small emulated machine
+  -h, --help
+`;
+
+export interface BenchOptions {
+  runs: number;
+  /** The first is the main pass; the others repeat the compressing contenders. */
+  cpus: number[];
+  contenders: readonly Contender[];
+  workload: Workload;
+  short: boolean;
+  /** RAM of the emulated machine whose pipeline throughput is measured on the host. */
+  emulatorMemoryMiB: number;
+}
+
+export class UsageError extends Error {}
+
+function positiveInteger(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${flag} takes positive whole numbers, got "${text}"`);
+  return value;
+}
+
+/** Options from argv; null when help was asked for. Throws UsageError on bad input. */
+export function parseBenchOptions(argv: string[]): BenchOptions | null {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        runs: { type: 'string' },
+        cpus: { type: 'string' },
+        contenders: { type: 'string' },
+        short: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return null;
+  const short = values.short ?? false;
+  let contenders: readonly Contender[] = CONTENDERS;
+  if (values.contenders !== undefined) {
+    try {
+      contenders = values.contenders.split(',').map((id) => contenderById(id.trim()));
+    } catch (err) {
+      throw new UsageError(`--contenders: ${(err as Error).message}`);
+    }
+  }
+  return {
+    runs: values.runs === undefined ? (short ? 1 : 3) : positiveInteger('runs', values.runs),
+    cpus: (values.cpus ?? (short ? '1' : '1,2')).split(',').map((n) => positiveInteger('cpus', n.trim())),
+    contenders,
+    workload: short ? SHORT_WORKLOAD : FULL_WORKLOAD,
+    short,
+    emulatorMemoryMiB: short ? 128 : 1024,
+  };
+}
