@@ -47,9 +47,6 @@ export class EmulatedCriticalSection implements CriticalSection {
 
   async hibernate(plan: HibernatePlan): Promise<HibernateOutcome> {
     const device = this.#ownDevice(plan.device);
-    if (plan.encryption) {
-      throw new HiberkitError('UNSUPPORTED', 'the image writer does not encrypt images yet: hibernate without encryption');
-    }
     const progress = (line: string) => writeSync(plan.progressFd ?? DEFAULT_PROGRESS_FD, `hiberkit: ${line}\n`);
     const originalImageSize = this.#machine.kernel.vars.imageSize;
     let imageSizeLowered = false;
@@ -101,6 +98,8 @@ export class EmulatedCriticalSection implements CriticalSection {
       progress('image saved; powering off');
       booted = step('power-off', () => this.#powerOff(device, plan));
     } catch (err) {
+      // The machine lost power under the writer: this process is gone with it, nothing to undo.
+      if (err instanceof StageFailure && err.error instanceof BootEnded) throw err.error;
       return failed(err, this.#undoWithImage(device, plan, restoreImageSize));
     }
 
@@ -157,6 +156,7 @@ export class EmulatedCriticalSection implements CriticalSection {
       compression: plan.compression,
       chunkPages: plan.chunkPages,
       streamPages,
+      encryption: plan.encryption,
     });
     const batch = new Uint8Array(Math.min(READ_BATCH_PAGES, streamPages) * PAGE_SIZE);
     let received = 0;

@@ -3,7 +3,7 @@
  * directory. `EmulatedBlockDevice` is the BlockDevice a caller opens on one, with the rules of
  * a real block device that matter to hiberkit: O_DIRECT alignment, ENOSPC at the end, ETXTBSY for
  * writes to an active swap partition unless /dev/snapshot has selected it (BFOPS), and the fault
- * hooks for failed writes and flushes.
+ * hooks for failed writes and flushes and for the power going out between two writes.
  */
 import { closeSync, ftruncateSync, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -87,6 +87,18 @@ export interface BlockDeviceKernel {
   /** Fault hooks: true when this write must fail with EIO. */
   blockWriteFails(): boolean;
   flushFails(): boolean;
+  /** True when the power goes right after the write that just completed. */
+  powerFailsAfterWrite(): boolean;
+  /** A power loss drops the writes not flushed yet: the device must remember what they overwrote. */
+  writeCacheIsVolatile(): boolean;
+  /** The power is gone: the boot ends here. */
+  losePower(): never;
+}
+
+/** What a write not yet flushed replaced, so that a power loss can take it back. */
+interface UnflushedWrite {
+  position: number;
+  before: Buffer;
 }
 
 export class EmulatedBlockDevice implements BlockDevice {
@@ -98,6 +110,8 @@ export class EmulatedBlockDevice implements BlockDevice {
   readonly #writable: boolean;
   readonly #kernel: BlockDeviceKernel;
   #fd: number;
+  /** Writes since the last flush, oldest first; kept only while the write cache is volatile. */
+  readonly #unflushed: UnflushedWrite[] = [];
 
   constructor(disk: Disk, options: OpenBlockOptions, kernel: BlockDeviceKernel) {
     this.path = disk.device;
@@ -126,7 +140,18 @@ export class EmulatedBlockDevice implements BlockDevice {
     if (refusal) throw this.#error(refusal, 'pwrite');
     if (position >= this.size) throw this.#error(ERRNO.ENOSPC, 'pwrite');
     if (this.#kernel.blockWriteFails()) throw this.#error(ERRNO.EIO, 'pwrite', 'injected fault: this write failed');
-    return writeSync(fd, buf, 0, Math.min(buf.length, this.size - position), position);
+    const length = Math.min(buf.length, this.size - position);
+    if (this.#kernel.writeCacheIsVolatile()) {
+      const before = Buffer.alloc(length);
+      readSync(fd, before, 0, length, position);
+      this.#unflushed.push({ position, before });
+    }
+    const written = writeSync(fd, buf, 0, length, position);
+    if (this.#kernel.powerFailsAfterWrite()) {
+      this.#dropUnflushed(fd);
+      this.#kernel.losePower();
+    }
+    return written;
   }
 
   async read(buf: Uint8Array, position: number): Promise<number> {
@@ -143,6 +168,7 @@ export class EmulatedBlockDevice implements BlockDevice {
     const fd = this.#fdFor('fdatasync');
     if (this.#kernel.flushFails()) throw this.#error(ERRNO.EIO, 'fdatasync', 'injected fault: the flush failed');
     fdatasyncSync(fd);
+    this.#unflushed.length = 0;
   }
 
   /** Works after the machine's boot ended too: the process holding the file is what closes it. */
@@ -151,6 +177,15 @@ export class EmulatedBlockDevice implements BlockDevice {
     const fd = this.#fd;
     this.#fd = -1;
     closeSync(fd);
+  }
+
+  /**
+   * The power went before these writes left the disk's cache: put back what they overwrote, newest
+   * first. (Only this file's writes: the emulated writers each flush through the file they wrote.)
+   */
+  #dropUnflushed(fd: number): void {
+    for (const { position, before } of this.#unflushed.reverse()) writeSync(fd, before, 0, before.length, position);
+    this.#unflushed.length = 0;
   }
 
   #fdFor(syscall: string): number {

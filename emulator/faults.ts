@@ -24,21 +24,50 @@ export interface FaultPlan {
   powerOffReturns?: boolean;
   /** fdatasync on emulated block devices fails with EIO. */
   flushFails?: boolean;
+  /** The Nth fdatasync on an emulated block device this boot (1-based) fails with EIO; the others work. */
+  failFlush?: number;
+  /**
+   * The machine loses power right after the Nth block write this boot (1-based) has completed:
+   * the boot ends on the spot, nothing more reaches a disk, and the process that wrote is gone.
+   */
+  powerLossAfterBlockWrite?: number;
+  /**
+   * What the power loss does to writes not yet flushed: by default the disk kept them all; with
+   * this set its volatile write cache loses every one of them (the worst case a writer must survive).
+   */
+  powerLossDropsUnflushed?: boolean;
 }
 
 export class Faults {
   plan: FaultPlan;
   #blockWrites = 0;
+  #flushes = 0;
   #swapAllocations = 0;
 
   constructor(plan: FaultPlan = {}) {
     this.plan = { ...plan };
   }
 
+  /** Block writes counted this boot, the failed one included: how tests find the Nth write to aim at. */
+  get blockWrites(): number {
+    return this.#blockWrites;
+  }
+
   /** Counts one block write; true when this is the one that must fail. */
   blockWriteFails(): boolean {
     this.#blockWrites++;
     return this.#blockWrites === this.plan.failBlockWrite;
+  }
+
+  /** True when the power goes right after the block write just counted by blockWriteFails(). */
+  powerLostAfterThisWrite(): boolean {
+    return this.#blockWrites === this.plan.powerLossAfterBlockWrite;
+  }
+
+  /** Counts one flush; true when it must fail. */
+  flushFails(): boolean {
+    this.#flushes++;
+    return this.plan.flushFails === true || this.#flushes === this.plan.failFlush;
   }
 
   /** Counts one swap page allocation; true when the swap must look full instead. */

@@ -14,7 +14,8 @@
  *    /dev/snapshot for reading) or lists its active swap areas — nothing a resume path does.
  *  - ended: SNAPSHOT_POWER_OFF or reboot(2) switch it off (the latest image's session becomes
  *    "suspended"); a successful ATOMIC_RESTORE replaces the boot with the restored one (the
- *    session becomes "resumed"). Either way the call does not return: it throws `BootEnded`.
+ *    session becomes "resumed"); a power loss (fault injection) cuts it short between two block
+ *    writes. Either way the call does not return: it throws `BootEnded`.
  *
  * Within one process, `openEmulatedMachine` hands out the instance running the current boot;
  * another process attaches to the same running boot from the files.
@@ -65,11 +66,17 @@ export interface SuspendedSession {
  * image was made in this boot, if any.
  */
 export class BootEnded extends Error {
-  readonly exit: BootExit | 'restored';
+  readonly exit: BootExit | 'restored' | 'power-loss';
   readonly session: SuspendedSession | null;
 
-  constructor(exit: BootExit | 'restored', session: SuspendedSession | null) {
-    super(exit === 'restored' ? 'control passed to the restored image: this boot is gone' : `the machine was switched off (${exit})`);
+  constructor(exit: BootExit | 'restored' | 'power-loss', session: SuspendedSession | null) {
+    super(
+      exit === 'restored'
+        ? 'control passed to the restored image: this boot is gone'
+        : exit === 'power-loss'
+          ? 'the machine lost power: this boot is gone, and every process with it'
+          : `the machine was switched off (${exit})`,
+    );
     this.name = 'BootEnded';
     this.exit = exit;
     this.session = session;
@@ -225,7 +232,10 @@ export class EmulatedMachine {
       writeRefusal: (dev) => (kernel.swaps.isActivePartition(dev) && !kernel.openDevice?.permitsWritesTo(dev) ? ERRNO.ETXTBSY : 0),
       userSpaceFrozen: () => kernel.freezer.userSpaceFrozen,
       blockWriteFails: () => this.faults.blockWriteFails(),
-      flushFails: () => this.faults.plan.flushFails === true,
+      flushFails: () => this.faults.flushFails(),
+      powerFailsAfterWrite: () => this.faults.powerLostAfterThisWrite(),
+      writeCacheIsVolatile: () => this.faults.plan.powerLossDropsUnflushed === true,
+      losePower: () => this.#losePower(),
     });
   }
 
@@ -344,6 +354,21 @@ export class EmulatedMachine {
       session = { id: vars.sessionId, outcome: this.#awaitSession(vars.sessionId) };
     }
     throw new BootEnded(exit, session);
+  }
+
+  /**
+   * The power is gone (fault injection, between two block writes): the boot ends where it was,
+   * with no process left to finish or undo anything, so nobody waits for the session. An image
+   * made in this boot may be complete on disk: its session is pending, so the next boot starts in
+   * its initramfs, where resume runs.
+   */
+  #losePower(): never {
+    const { vars } = this.kernel;
+    this.kernel.openDevice?.abandon();
+    this.#end('off');
+    this.state.writePower({ state: 'off', bootNumber: vars.bootNumber });
+    if (vars.sessionId && !this.state.readSessions()[vars.sessionId]) this.state.setSession(vars.sessionId, 'suspended', vars.bootNumber);
+    throw new BootEnded('power-loss', null);
   }
 
   /**

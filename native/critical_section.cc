@@ -25,6 +25,7 @@
 
 #include "addon.h"
 #include "critical_child.h"
+#include "image_crypto.h"
 #include "snapshot_ioctls.h"
 
 namespace hiberkit {
@@ -105,6 +106,20 @@ class Params {
     }
     Fail(std::string(key) + " must be one of " + allowed);
     return 0;
+  }
+
+  // Whether the optional object field `key` is given; if it is, the reads that follow take their
+  // fields from that object (so read a nested object last).
+  bool EnterOptional(const char* key) {
+    if (!ok()) return false;
+    Napi::Value value = object_.Get(key);
+    if (value.IsUndefined()) return false;
+    if (!value.IsObject()) {
+      Fail(std::string(key) + " must be an object");
+      return false;
+    }
+    object_ = value.As<Napi::Object>();
+    return true;
   }
 
   // Copies exactly `length` bytes of a Uint8Array field into `out`.
@@ -206,6 +221,7 @@ struct Session {
   size_t workspace_bytes = 0;
   CriticalReport* report = nullptr;
   OwnedFd storage;  // a duplicate: the caller may close its own descriptor while the child runs
+  ImageCipher cipher;  // an encrypted image's keys, ready before the fork (image_crypto.h)
   uint64_t resume_page = 0;
   std::string snapshot_path;
   pid_t pid = -1;
@@ -460,7 +476,20 @@ Napi::Value CriticalHibernate(const Napi::CallbackInfo& info) {
       "testKillAt", {"none", "after-freeze", "after-create-image", "mid-write", "after-marker", "before-power-off"}, 0);
   int kill_method = params.Choice("testKillMethod", {"sigkill", "sigsegv", "abort"}, 0);
   params.Check(config.io_bytes % kPageSize == 0, "ioBytes must be a multiple of 4096");
-  if (!params.ok()) return params.Throw();
+  if (params.EnterOptional("encryption")) {
+    config.encryption.enabled = true;
+    params.Bytes("chunkKey", config.encryption.chunk_key, sizeof(config.encryption.chunk_key));
+    params.Bytes("headerKey", config.encryption.header_key, sizeof(config.encryption.header_key));
+    params.Bytes("keyBlock", config.encryption.key_block, sizeof(config.encryption.key_block));
+    params.Bytes("imageId", config.encryption.image_id, sizeof(config.encryption.image_id));
+  }
+  if (!params.ok()) {
+    WipeSecret(&config.encryption, sizeof(config.encryption));
+    return params.Throw();
+  }
+  // First, so that from here on only the cipher's contexts hold the keys.
+  ImageWriterWorkspace workspace{nullptr, 0, nullptr};
+  if (int err = InitImageWriterWorkspace(&config, &workspace, &session->cipher)) return PrepareFailure(env, "image-cipher", err);
 
   std::memcpy(config.identity.kernel_release, kernel_release.c_str(), kernel_release.size() + 1);
   std::memcpy(config.identity.machine_id, machine_id.c_str(), machine_id.size() + 1);
@@ -478,7 +507,9 @@ Napi::Value CriticalHibernate(const Napi::CallbackInfo& info) {
   plan.snapshot_fd = snapshot.get();
   plan.progress_fd = common.progress_fd;
   plan.writer = config;
-  plan.workspace = ImageWriterWorkspace{session->workspace(), session->workspace_bytes};
+  workspace.base = session->workspace();
+  workspace.bytes = session->workspace_bytes;
+  plan.workspace = workspace;
   plan.scratch_page = session->scratch_page();
   plan.restore_image_size = CurrentImageSizeSetting();
   plan.power_off = static_cast<PowerOff>(power_off);

@@ -3,9 +3,12 @@
 // section, so it allocates nothing and takes no lock: every buffer is a slice of the workspace.
 //
 // Also RegisterImageWriter: test entries that run WriteImage and InvalidateImage on memory and a
-// file, so host tests can compare this writer's output with the TypeScript one.
+// file, so host tests can compare this writer's output with the TypeScript one, and that run the
+// image cipher (image_crypto.h) on its own.
 #include "image_writer.h"
 
+#include <mcheck.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include "addon.h"
 #include "crc32c.h"
 #include "fd_util.h"
+#include "image_crypto.h"
 #include "lz4.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the format is little endian and so are the stores below");
@@ -63,6 +67,14 @@ constexpr size_t kIdentityFieldBytes = 65;
 constexpr size_t kHCrc = 4092;
 constexpr uint32_t kFlagLz4 = 1u << 0;
 constexpr uint32_t kFlagPlatformMode = 1u << 1;
+constexpr uint32_t kFlagsSealed = (1u << 2) | (1u << 3);  // encrypted and authenticated, always both
+
+// Security block of an encrypted image's header page.
+constexpr size_t kSKeyBlock = 1024;
+constexpr size_t kSImageId = 1152;
+constexpr size_t kSExtentMapSha256 = 1168;
+constexpr size_t kSOriginalSignature = 1200;
+constexpr size_t kSHeaderMac = 1216;
 
 // Extent map pages.
 constexpr char kMapMagic[8] = {'H', 'K', 'E', 'X', 'T', 'M', 'A', 'P'};
@@ -82,6 +94,8 @@ constexpr size_t kCRawBytes = 8;
 constexpr size_t kCStoredBytes = 12;
 constexpr size_t kCCodec = 16;
 constexpr size_t kCPayloadCrc = 20;
+constexpr size_t kCAuthenticatedBytes = 20;  // magic..codec: what an encrypted chunk's tag covers
+constexpr size_t kCTag = 24;
 constexpr size_t kCCrc = 44;
 constexpr uint32_t kCodecRaw = 0;
 constexpr uint32_t kCodecLz4 = 1;
@@ -192,6 +206,7 @@ class Writer {
     extents_ = reinterpret_cast<Extent*>(base + layout.extents);
     map_placed_ = reinterpret_cast<uint64_t*>(base + layout.map_placed);
     table_ = reinterpret_cast<Lz4HashTable*>(base + layout.table);
+    cipher_ = config.encryption.enabled ? workspace.cipher : nullptr;
   }
 
   ImageWriteResult Run() {
@@ -216,8 +231,9 @@ class Writer {
 
     uint64_t header_page = 0;
     if ((error = AllocPages(1, &header_page)) != 0) return error;
-    BuildHeader(map_first_page, map_pages, map_crc);
-    const uint32_t header_crc = Crc32c(page_, kPageSize);
+    if (!BuildHeader(map_first_page, map_pages, map_crc)) return Fail("authenticate header", EIO);
+    // The header's own CRC (bytes 0..4091), not the whole page's: see WriteExtentMap.
+    const uint32_t header_crc = Crc32c(page_, kHCrc);
     if ((error = WriteAll(config_.storage_fd, page_, kPageSize, header_page * kPageSize)) != 0) return Fail("write header", error);
     if ((error = Flush(config_.storage_fd)) != 0) return Fail("flush header", error);
 
@@ -255,19 +271,29 @@ class Writer {
     return 0;
   }
 
-  // One chunk record: LZ4 if that makes it smaller, else the raw bytes.
-  int EmitChunk(const uint8_t* raw, size_t raw_bytes) {
+  // One chunk record: LZ4 if that makes it smaller, else the raw bytes; then, for an encrypted
+  // image, sealed in place (`raw` is the workspace's chunk buffer, already counted in the CRC).
+  int EmitChunk(uint8_t* raw, size_t raw_bytes) {
     stream_crc_ = Crc32c(raw, raw_bytes, stream_crc_);
     const size_t compressed = config_.compress ? Lz4Compress(raw, raw_bytes, payload_, raw_bytes - 1, *table_) : 0;
-    const uint8_t* payload = compressed > 0 ? payload_ : raw;
+    uint8_t* payload = compressed > 0 ? payload_ : raw;
     const size_t payload_bytes = compressed > 0 ? compressed : raw_bytes;
+    const uint32_t index = chunk_index_++;
 
     uint8_t header[kChunkHeaderBytes] = {};
     PutU32(header, kChunkMagic);
-    PutU32(header + kCIndex, chunk_index_++);
+    PutU32(header + kCIndex, index);
     PutU32(header + kCRawBytes, static_cast<uint32_t>(raw_bytes));
     PutU32(header + kCStoredBytes, static_cast<uint32_t>(payload_bytes));
     PutU32(header + kCCodec, compressed > 0 ? kCodecLz4 : kCodecRaw);
+    if (cipher_ != nullptr) {
+      uint8_t aad[kCAuthenticatedBytes + kImageIdBytes];
+      memcpy(aad, header, kCAuthenticatedBytes);
+      memcpy(aad + kCAuthenticatedBytes, config_.encryption.image_id, kImageIdBytes);
+      if (!cipher_->SealChunk(index, aad, sizeof(aad), payload, payload_bytes, header + kCTag)) {
+        return Fail("encrypt chunk", EIO);
+      }
+    }
     PutU32(header + kCPayloadCrc, Crc32c(payload, payload_bytes));
     PutU32(header + kCCrc, Crc32c(header, kCCrc));
     const int error = Append(header, sizeof(header));
@@ -324,12 +350,16 @@ class Writer {
     if (error != 0) return error;
     const size_t batch_pages = config_.io_bytes / kPageSize;
     uint32_t map_crc = 0;
+    Sha256 map_sha256;
     for (size_t batch_start = 0; batch_start < count; batch_start += batch_pages) {
       const size_t batch_end = std::min(count, batch_start + batch_pages);
       for (size_t i = batch_start; i < batch_end; i++) {
         uint8_t* page = io_ + (i - batch_start) * kPageSize;
         BuildMapPage(page, i, i + 1 < count ? map_placed_[i + 1] : 0);
-        map_crc = Crc32c(page, kPageSize, map_crc);
+        // Bytes 0..4091 only: a page ending with its own CRC32C has the same CRC32C whatever it
+        // holds (the residue 0x48674BC7), so whole pages would bind nothing.
+        map_crc = Crc32c(page, kMCrc, map_crc);
+        if (cipher_ != nullptr) map_sha256.Update(page, kPageSize);
       }
       for (size_t first = batch_start; first < batch_end;) {
         const size_t end = RunEnd(map_placed_, first, batch_end);
@@ -339,6 +369,7 @@ class Writer {
         first = end;
       }
     }
+    if (cipher_ != nullptr) map_sha256.Final(extent_map_sha256_);
     *first_page = map_placed_[0];
     *pages = count;
     *crc = map_crc;
@@ -360,12 +391,14 @@ class Writer {
     PutU32(page + kMCrc, Crc32c(page, kMCrc));
   }
 
-  void BuildHeader(uint64_t map_first_page, uint64_t map_pages, uint32_t map_crc) {
+  // The header page, in page_; false if the MAC of an encrypted one could not be computed.
+  bool BuildHeader(uint64_t map_first_page, uint64_t map_pages, uint32_t map_crc) {
     uint8_t* page = page_;
     memset(page, 0, kPageSize);
     memcpy(page, kHeaderMagic, sizeof(kHeaderMagic));
     PutU32(page + kHVersion, kFormatVersion);
-    PutU32(page + kHFlags, (config_.compress ? kFlagLz4 : 0) | (config_.identity.platform_mode ? kFlagPlatformMode : 0));
+    PutU32(page + kHFlags, (config_.compress ? kFlagLz4 : 0) | (config_.identity.platform_mode ? kFlagPlatformMode : 0) |
+                               (cipher_ != nullptr ? kFlagsSealed : 0));
     PutU64(page + kHStreamPages, stream_pages_);
     PutU64(page + kHStoredBytes, stored_bytes_);
     PutU64(page + kHChunkCount, chunk_index_);
@@ -381,7 +414,16 @@ class Writer {
     const char* machine = config_.identity.machine_id;
     memcpy(page + kHKernelRelease, release, strnlen(release, kIdentityFieldBytes - 1));
     memcpy(page + kHMachineId, machine, strnlen(machine, kIdentityFieldBytes - 1));
+    if (cipher_ != nullptr) {
+      memcpy(page + kSKeyBlock, config_.encryption.key_block, kKeyBlockBytes);
+      memcpy(page + kSImageId, config_.encryption.image_id, kImageIdBytes);
+      memcpy(page + kSExtentMapSha256, extent_map_sha256_, kSha256Bytes);
+      memcpy(page + kSOriginalSignature, config_.original_resume_page + kSignatureOffset, kSignatureBytes);
+      // The MAC covers the whole page with itself and the CRC still zero; the CRC then covers it.
+      if (!cipher_->MacHeader(page, kPageSize, page + kSHeaderMac)) return false;
+    }
     PutU32(page + kHCrc, Crc32c(page, kHCrc));
+    return true;
   }
 
   void BuildMarkedResumePage(uint64_t header_page, uint32_t header_crc) {
@@ -430,6 +472,8 @@ class Writer {
   Extent* extents_;
   uint64_t* map_placed_;
   Lz4HashTable* table_;
+  ImageCipher* cipher_;  // null: an image without encryption
+  uint8_t extent_map_sha256_[kSha256Bytes] = {};
 
   const char* stage_ = "";
   size_t io_fill_ = 0;
@@ -452,12 +496,25 @@ const char* CheckConfig(const ImageWriterConfig& config, const ImageWriterWorksp
       workspace.bytes < ImageWriterWorkspaceBytes(config)) {
     return "check workspace";
   }
+  if (config.encryption.enabled && (workspace.cipher == nullptr || !workspace.cipher->ready())) {
+    return "check workspace (no cipher: InitImageWriterWorkspace was not called)";
+  }
   return nullptr;
 }
 
 }  // namespace
 
 size_t ImageWriterWorkspaceBytes(const ImageWriterConfig& config) { return LayoutFor(config).total; }
+
+int InitImageWriterWorkspace(ImageWriterConfig* config, ImageWriterWorkspace* workspace, ImageCipher* cipher) {
+  workspace->cipher = nullptr;
+  if (!config->encryption.enabled) return 0;
+  const int error = cipher->Init(config->encryption.chunk_key, config->encryption.header_key);
+  WipeSecret(config->encryption.chunk_key, sizeof(config->encryption.chunk_key));
+  WipeSecret(config->encryption.header_key, sizeof(config->encryption.header_key));
+  if (error == 0) workspace->cipher = cipher;
+  return error;
+}
 
 ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspace workspace, uint64_t stream_pages,
                             PageSource& source, SwapAllocator& allocator, ProgressSink& progress) {
@@ -537,6 +594,31 @@ bool GetCountProperty(Napi::Env env, Napi::Object object, const char* name, doub
   return true;
 }
 
+// Copies the Uint8Array property `name` of `object`, which must be exactly `length` bytes.
+bool GetFixedBytes(Napi::Env env, const char* fn, Napi::Object object, const char* name, uint8_t* out, size_t length) {
+  Napi::Value value = object.Get(name);
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      value.As<Napi::Uint8Array>().ElementLength() != length) {
+    return ArgError(env, fn, (std::string(name) + " must be a Uint8Array of " + std::to_string(length) + " bytes").c_str());
+  }
+  memcpy(out, value.As<Napi::Uint8Array>().Data(), length);
+  return true;
+}
+
+// params.encryption, when present: {chunkKey, headerKey, keyBlock, imageId} (lib/native/binding.ts).
+bool GetEncryption(Napi::Env env, Napi::Object params, ImageEncryptionConfig* out) {
+  const char* fn = "writeImageFromBuffer";
+  Napi::Value value = params.Get("encryption");
+  out->enabled = !value.IsUndefined();
+  if (!out->enabled) return true;
+  if (!value.IsObject()) return ArgError(env, fn, "encryption must be an object");
+  Napi::Object keys = value.As<Napi::Object>();
+  return GetFixedBytes(env, fn, keys, "chunkKey", out->chunk_key, sizeof(out->chunk_key)) &&
+         GetFixedBytes(env, fn, keys, "headerKey", out->header_key, sizeof(out->header_key)) &&
+         GetFixedBytes(env, fn, keys, "keyBlock", out->key_block, sizeof(out->key_block)) &&
+         GetFixedBytes(env, fn, keys, "imageId", out->image_id, sizeof(out->image_id));
+}
+
 bool GetIdentityString(Napi::Env env, Napi::Object identity, const char* name, char (&field)[kIdentityFieldBytes]) {
   Napi::Value value = identity.Get(name);
   if (!value.IsString()) return ArgError(env, "writeImageFromBuffer", (std::string("expected a string ") + name).c_str());
@@ -585,7 +667,9 @@ Napi::Value WriteImageFromBufferJs(const Napi::CallbackInfo& info) {
       !GetCountProperty(env, params, "maxStoredPages", &max_stored_pages) ||
       !GetCountProperty(env, identity, "createdAtMs", &created_at_ms) ||
       !GetIdentityString(env, identity, "kernelRelease", config.identity.kernel_release) ||
-      !GetIdentityString(env, identity, "machineId", config.identity.machine_id)) {
+      !GetIdentityString(env, identity, "machineId", config.identity.machine_id) ||
+      !GetEncryption(env, params, &config.encryption)) {
+    WipeSecret(&config.encryption, sizeof(config.encryption));
     return env.Undefined();
   }
   if (params.Has("sourcePagesPerRead") && !params.Get("sourcePagesPerRead").IsUndefined() &&
@@ -621,12 +705,18 @@ Napi::Value WriteImageFromBufferJs(const Napi::CallbackInfo& info) {
   const bool sized = config.chunk_pages >= 1 && config.chunk_pages <= kMaxChunkPages && config.io_bytes >= kPageSize;
   const size_t workspace_bytes = sized ? ImageWriterWorkspaceBytes(config) : kPageSize;
   AlignedBuffer workspace(workspace_bytes);
+  ImageWriterWorkspace prepared{workspace.get(), workspace_bytes, nullptr};
+  ImageCipher cipher;
+  const int init_error = InitImageWriterWorkspace(&config, &prepared, &cipher);
+  if (init_error != 0) {
+    ThrowSnapshotError(env, init_error, "EVP_EncryptInit_ex", nullptr, nullptr, "the image cipher could not be initialised");
+    return env.Undefined();
+  }
   if (workspace.get() == nullptr) {
     ThrowSnapshotError(env, ENOMEM, "posix_memalign", nullptr, nullptr, "no memory for the image writer's workspace");
     return env.Undefined();
   }
-  const ImageWriteResult result =
-      WriteImage(config, {workspace.get(), workspace_bytes}, stream_pages, source, allocator, progress);
+  const ImageWriteResult result = WriteImage(config, prepared, stream_pages, source, allocator, progress);
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("error", Napi::Number::New(env, result.error));
@@ -661,11 +751,135 @@ Napi::Value InvalidateImageFdJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, InvalidateImage(fd, static_cast<uint64_t>(resume_page), original, scratch.get()));
 }
 
+// An ImageCipher initialised with the keys given (either may be null: a zero key then).
+bool InitTestCipher(Napi::Env env, const char* fn, const uint8_t* chunk_key, const uint8_t* header_key,
+                    ImageCipher* cipher) {
+  const uint8_t zero[kImageKeyBytes] = {};
+  const int error = cipher->Init(chunk_key != nullptr ? chunk_key : zero, header_key != nullptr ? header_key : zero);
+  if (error != 0) ThrowSnapshotError(env, error, fn, nullptr, nullptr, "the image cipher could not be initialised");
+  return error == 0;
+}
+
+// Reads a key argument: a Uint8Array of kImageKeyBytes.
+bool GetKey(const Napi::CallbackInfo& info, size_t index, const char* fn, uint8_t** key) {
+  size_t length = 0;
+  if (!GetBytes(info, index, fn, key, &length)) return false;
+  return length == kImageKeyBytes || ArgError(info.Env(), fn, "a key is 32 bytes", true);
+}
+
+// Seals `data` in place as consecutive chunks of `chunkBytes` (the last may be shorter), chunk i
+// with index firstIndex + i and associated data `aad`; returns their tags, 16 bytes each.
+bool SealChunks(ImageCipher& cipher, uint64_t first_index, const uint8_t* aad, size_t aad_bytes, uint8_t* data,
+                size_t bytes, size_t chunk_bytes, uint8_t* tags) {
+  for (size_t at = 0, i = 0; at < bytes; at += chunk_bytes, i++) {
+    if (!cipher.SealChunk(first_index + i, aad, aad_bytes, data + at, std::min(chunk_bytes, bytes - at),
+                          tags + i * kAeadTagBytes)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// imageCipherSealChunks(chunkKey, firstIndex, aad, data, chunkBytes): Buffer of tags.
+Napi::Value ImageCipherSealChunksJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* fn = "imageCipherSealChunks";
+  uint8_t *key, *aad, *data;
+  size_t aad_bytes, bytes;
+  int64_t first_index = 0, chunk_bytes = 0;
+  if (!GetKey(info, 0, fn, &key) || !GetNonNegative(info, 1, fn, &first_index) || !GetBytes(info, 2, fn, &aad, &aad_bytes) ||
+      !GetBytes(info, 3, fn, &data, &bytes) || !GetNonNegative(info, 4, fn, &chunk_bytes)) {
+    return env.Undefined();
+  }
+  if (chunk_bytes < 1 || bytes < 1) {
+    ArgError(env, fn, "data and chunkBytes must not be empty", true);
+    return env.Undefined();
+  }
+  ImageCipher cipher;
+  if (!InitTestCipher(env, fn, key, nullptr, &cipher)) return env.Undefined();
+  const size_t chunks = DivideRoundingUp(bytes, static_cast<size_t>(chunk_bytes));
+  Napi::Buffer<uint8_t> tags = Napi::Buffer<uint8_t>::New(env, chunks * kAeadTagBytes);
+  if (!SealChunks(cipher, static_cast<uint64_t>(first_index), aad, aad_bytes, data, bytes, static_cast<size_t>(chunk_bytes),
+                  tags.Data())) {
+    ThrowSnapshotError(env, EIO, fn, nullptr, nullptr, "sealing failed");
+    return env.Undefined();
+  }
+  return tags;
+}
+
+// imageCipherMacHeader(headerKey, data): the 16-byte MAC.
+Napi::Value ImageCipherMacHeaderJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* fn = "imageCipherMacHeader";
+  uint8_t *key, *data;
+  size_t bytes;
+  if (!GetKey(info, 0, fn, &key) || !GetBytes(info, 1, fn, &data, &bytes)) return env.Undefined();
+  ImageCipher cipher;
+  if (!InitTestCipher(env, fn, nullptr, key, &cipher)) return env.Undefined();
+  Napi::Buffer<uint8_t> mac = Napi::Buffer<uint8_t>::New(env, kAeadTagBytes);
+  if (!cipher.MacHeader(data, bytes, mac.Data())) {
+    ThrowSnapshotError(env, EIO, fn, nullptr, nullptr, "the MAC failed");
+    return env.Undefined();
+  }
+  return mac;
+}
+
+// imageCipherTraceChild(data, chunkBytes, initInChild): what the critical section does, observed.
+// Initialises a cipher here, forks, and in the single-threaded child runs, between mtrace() and
+// muntrace(), exactly the calls the writer makes after the freeze (seal every chunk of `data`,
+// hash it, MAC a page) — preceded, if `initInChild`, by the initialisation the writer must never
+// do there. Run under LD_PRELOAD=libc_malloc_debug.so.0 with MALLOC_TRACE=FILE, the file then lists
+// every allocation made in between. Returns the child's exit status: 0 when every call succeeded.
+Napi::Value ImageCipherTraceChildJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* fn = "imageCipherTraceChild";
+  uint8_t* data;
+  size_t bytes;
+  int64_t chunk_bytes = 0;
+  if (!GetBytes(info, 0, fn, &data, &bytes) || !GetNonNegative(info, 1, fn, &chunk_bytes)) return env.Undefined();
+  if (chunk_bytes < 1 || info.Length() < 3 || !info[2].IsBoolean()) {
+    ArgError(env, fn, "expected (data, chunkBytes > 0, initInChild: boolean)");
+    return env.Undefined();
+  }
+  const bool init_in_child = info[2].As<Napi::Boolean>().Value();
+  const uint8_t chunk_key[kImageKeyBytes] = {1};
+  const uint8_t header_key[kImageKeyBytes] = {2};
+  ImageCipher prepared;
+  if (!InitTestCipher(env, fn, chunk_key, header_key, &prepared)) return env.Undefined();
+  const size_t chunks = DivideRoundingUp(bytes, static_cast<size_t>(chunk_bytes));
+  // Prepared before the fork, like the workspace: the child allocates nothing of its own.
+  std::vector<uint8_t> tags((chunks + 1) * kAeadTagBytes);
+  uint8_t aad[36] = {};
+  uint8_t digest[kSha256Bytes];
+  const pid_t pid = fork();
+  if (pid == 0) {
+    mtrace();
+    ImageCipher late;  // its destructor never runs: the child leaves with _exit
+    ImageCipher& cipher = init_in_child && late.Init(chunk_key, header_key) == 0 ? late : prepared;
+    bool ok = SealChunks(cipher, 0, aad, sizeof(aad), data, bytes, static_cast<size_t>(chunk_bytes), tags.data());
+    Sha256 sha;
+    sha.Update(data, bytes);
+    sha.Final(digest);
+    ok = ok && cipher.MacHeader(data, std::min(bytes, kPageSize), tags.data() + chunks * kAeadTagBytes);
+    muntrace();
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  if (pid < 0 || RetryOnEintr([&] { return waitpid(pid, &status, 0); }) < 0) {
+    ThrowSnapshotError(env, errno, pid < 0 ? "fork" : "waitpid", nullptr, nullptr);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
 }  // namespace
 
 void RegisterImageWriter(Napi::Env env, Napi::Object exports) {
   exports.Set("writeImageFromBuffer", Napi::Function::New(env, WriteImageFromBufferJs, "writeImageFromBuffer"));
   exports.Set("invalidateImageFd", Napi::Function::New(env, InvalidateImageFdJs, "invalidateImageFd"));
+  exports.Set("imageCipherSealChunks", Napi::Function::New(env, ImageCipherSealChunksJs, "imageCipherSealChunks"));
+  exports.Set("imageCipherMacHeader", Napi::Function::New(env, ImageCipherMacHeaderJs, "imageCipherMacHeader"));
+  exports.Set("imageCipherTraceChild", Napi::Function::New(env, ImageCipherTraceChildJs, "imageCipherTraceChild"));
 }
 
 }  // namespace hiberkit

@@ -11,7 +11,11 @@
 
 namespace hiberkit {
 
+class ImageCipher;  // image_crypto.h
+
 constexpr size_t kPageSize = 4096;
+constexpr size_t kKeyBlockBytes = 128;
+constexpr size_t kImageIdBytes = 16;
 
 // Where the snapshot stream comes from (/dev/snapshot, or memory in tests).
 class PageSource {
@@ -50,6 +54,17 @@ struct ImageIdentityFields {
   bool platform_mode;
 };
 
+// An encrypted, authenticated image (docs/image-format.md §2.1). The keys arrive derived from the
+// data key in JavaScript (lib/image/security.ts imageKeysFor); InitImageWriterWorkspace turns them
+// into cipher contexts and wipes them from here, so only those contexts hold them afterwards.
+struct ImageEncryptionConfig {
+  bool enabled;
+  uint8_t chunk_key[32];
+  uint8_t header_key[32];
+  uint8_t key_block[kKeyBlockBytes];  // the data key sealed by lib/crypto/keys.ts, stored as is
+  uint8_t image_id[kImageIdBytes];
+};
+
 struct ImageWriterConfig {
   int storage_fd;                        // read-write; may be O_DIRECT: all I/O is page aligned
   uint64_t resume_page;                  // page index of the swap header page on storage
@@ -61,15 +76,24 @@ struct ImageWriterConfig {
                                          // 16 bytes each; a smaller value caps the workspace but fails with
                                          // ENOSPC if the swap pages form more extents than that)
   size_t io_bytes;                       // bytes per disk write batch (a multiple of 4096, e.g. 4 MiB)
+  ImageEncryptionConfig encryption;      // enabled = false: an image with checksums only
 };
 
 // All memory the writer touches, allocated and faulted in before the freeze.
 struct ImageWriterWorkspace {
-  uint8_t* base;  // page aligned
-  size_t bytes;   // at least ImageWriterWorkspaceBytes(config)
+  uint8_t* base;          // page aligned
+  size_t bytes;           // at least ImageWriterWorkspaceBytes(config)
+  ImageCipher* cipher;    // set by InitImageWriterWorkspace for an encrypted image; null otherwise
 };
 
 size_t ImageWriterWorkspaceBytes(const ImageWriterConfig& config);
+
+// Before the freeze (in the parent of the critical-section child, before the fork): the part of
+// preparing the writer that may allocate or take locks. For an encrypted image it initialises
+// `cipher` with the configured keys (image_crypto.h), points the workspace at it, and wipes the
+// keys from `config` whether it succeeds or not. `cipher` must outlive every WriteImage call with
+// this workspace. Returns 0 or an errno value.
+int InitImageWriterWorkspace(ImageWriterConfig* config, ImageWriterWorkspace* workspace, ImageCipher* cipher);
 
 struct ImageWriteResult {
   int error;            // 0 or an errno value

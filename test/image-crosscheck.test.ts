@@ -1,7 +1,8 @@
 /**
  * The C++ image writer (native/image_writer.cc, used in the real critical section) and the
  * TypeScript one (lib/image/writer.ts, used by the emulator) write byte-identical images for the
- * same stream, swap pages and identity; the TypeScript reader restores the exact stream from both.
+ * same stream, swap pages and identity — and, for an encrypted image, the same keys and image id;
+ * the TypeScript reader restores the exact stream from both.
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,18 @@ import { PAGE_SIZE } from '../lib/ioctls.js';
 import { requireNative, type NativeImageWriteParams } from '../lib/native/binding.js';
 import { ImageWriter, invalidateImage } from '../lib/image/writer.js';
 import { loadImage } from '../lib/image/reader.js';
-import { MemoryBlockDevice, allocationPatterns, listAllocator, randomBytes, snapshotLikeStream, swapDevice, swapHeaderPage, testIdentity } from './image-support.js';
+import { imageKeysFor } from '../lib/image/security.js';
+import {
+  MemoryBlockDevice,
+  allocationPatterns,
+  listAllocator,
+  publicKeyEncryption,
+  randomBytes,
+  snapshotLikeStream,
+  swapDevice,
+  swapHeaderPage,
+  testIdentity,
+} from './image-support.js';
 import type { ImageIdentity } from '../lib/backend.js';
 
 const native = requireNative();
@@ -31,7 +43,12 @@ interface Case {
   sourcePagesPerRead?: number;
   /** Default: the number of pages offered. */
   maxStoredPages?: number;
+  encrypted?: boolean;
 }
+
+/** One key pair and image id for every encrypted case: the writers must agree given the same ones. */
+const sealed = publicKeyEncryption();
+const imageId = randomBytes(16, 77);
 
 let fileCounter = 0;
 
@@ -59,6 +76,7 @@ function paramsOf(c: Case, original: Uint8Array): NativeImageWriteParams {
     ioBytes: c.ioBytes,
     maxStoredPages: c.maxStoredPages ?? c.pages.length,
     sourcePagesPerRead: c.sourcePagesPerRead,
+    encryption: c.encrypted ? imageKeysFor(sealed.encryption, imageId) : undefined,
   };
 }
 
@@ -76,7 +94,8 @@ const cases: Case[] = [
 ];
 
 describe('C++ and TypeScript image writers', () => {
-  it.each(cases)('write the same bytes: $label', async (c) => {
+  const withEncrypted = cases.flatMap((c) => [c, { ...c, label: `${c.label}, encrypted`, encrypted: true }]);
+  it.each(withEncrypted)('write the same bytes: $label', async (c) => {
     const resumePage = c.resumePage ?? 0;
     const devicePages = Math.max(...c.pages, resumePage) + 3;
     const { device, original } = swapDevice(devicePages, resumePage, 42);
@@ -92,6 +111,7 @@ describe('C++ and TypeScript image writers', () => {
       chunkPages: c.chunkPages,
       streamPages: c.stream.length / PAGE_SIZE,
       ioBytes: c.ioBytes,
+      ...(c.encrypted ? { encryption: sealed.encryption, imageId } : {}),
     });
     writer.writePages(c.stream);
     const summary = writer.finish();
@@ -110,7 +130,9 @@ describe('C++ and TypeScript image writers', () => {
     expect(firstDifference, `first differing byte (page ${Math.floor(firstDifference / PAGE_SIZE)})`).toBe(-1);
 
     const anyIdentity = { kernelRelease: null, machineId: null };
-    for (const image of [await loadImage(device, resumePage, anyIdentity), await loadImage(new MemoryBlockDevice(bytes), resumePage, anyIdentity)]) {
+    for (const storage of [device, new MemoryBlockDevice(bytes)]) {
+      const image = await loadImage(storage, resumePage, anyIdentity, sealed.options);
+      expect(image.header.encrypted).toBe(c.encrypted === true);
       const chunks: Uint8Array[] = [];
       for await (const batch of image.pages(100)) chunks.push(Uint8Array.from(batch));
       expect(sameBytes(Buffer.concat(chunks), c.stream)).toBe(true);

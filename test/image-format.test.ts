@@ -15,14 +15,18 @@ import {
   decodeExtentMapPage,
   decodeHeader,
   decodeMarker,
+  decodeSecurityBlock,
   encodeChunkHeader,
   encodeExtentMapPage,
   encodeHeader,
+  headerMacInput,
   markResumePage,
+  pageContentCrc,
   restoreOriginalPage,
   type ImageHeader,
+  type SecurityBlock,
 } from '../lib/image/format.js';
-import { swapHeaderPage } from './image-support.js';
+import { randomBytes, swapHeaderPage } from './image-support.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -174,6 +178,63 @@ describe('image header page', () => {
   });
 });
 
+describe('security block of an encrypted header', () => {
+  const encrypted: ImageHeader = { ...header, encrypted: true };
+  const security: SecurityBlock = {
+    keyBlock: randomBytes(128, 1),
+    imageId: randomBytes(16, 2),
+    extentMapSha256: randomBytes(32, 3),
+    originalSignature: 'SWAP-SPACE',
+    headerMac: randomBytes(16, 4),
+  };
+  const bytesAt = (page: Uint8Array, from: number, length: number) => Buffer.from(page.subarray(from, from + length));
+
+  it('puts each field where docs/image-format.md says, sets flag bits 2 and 3, and round-trips', () => {
+    const page = encodeHeader(encrypted, security);
+    expect(new DataView(page.buffer).getUint32(12, true)).toBe(0b1111);
+    expect(bytesAt(page, 1024, 128).equals(Buffer.from(security.keyBlock))).toBe(true);
+    expect(bytesAt(page, 1152, 16).equals(Buffer.from(security.imageId))).toBe(true);
+    expect(bytesAt(page, 1168, 32).equals(Buffer.from(security.extentMapSha256))).toBe(true);
+    expect(latin1(page, 1200, 1210)).toBe('SWAP-SPACE');
+    expect(bytesAt(page, 1216, 16).equals(Buffer.from(security.headerMac))).toBe(true);
+    expect(page.subarray(1232, 4092).every((b) => b === 0)).toBe(true);
+    expect(decodeHeader(page)).toEqual(encrypted);
+    expect(decodeSecurityBlock(page)).toEqual(security);
+  });
+
+  it('has the MAC cover the whole page but the MAC itself and the CRC', () => {
+    const page = encodeHeader(encrypted, security);
+    const input = headerMacInput(page);
+    const differs = Array.from(input.keys()).filter((i) => input[i] !== page[i]);
+    expect(differs.every((i) => (i >= 1216 && i < 1232) || i >= 4092)).toBe(true);
+    expect(input.subarray(1216, 1232).every((b) => b === 0) && input.subarray(4092).every((b) => b === 0)).toBe(true);
+  });
+
+  it('refuses data in its reserved bytes, a kept signature that is not swap, and mismatched arguments', () => {
+    const resealedWith = (offset: number, value: number) => {
+      const page = encodeHeader(encrypted, security);
+      page[offset] = value;
+      new DataView(page.buffer).setUint32(4092, crc32c(page.subarray(0, 4092)), true);
+      return page;
+    };
+    for (const offset of [1210, 1215, 1232, 3071, 3072, 4091]) expect(codeOf(() => decodeHeader(resealedWith(offset, 1))), `byte ${offset}`).toBe('IMAGE_CORRUPT');
+    expect(codeOf(() => decodeHeader(resealedWith(1200, 0x41)))).toBe('IMAGE_CORRUPT');
+    expect(() => encodeHeader(encrypted)).toThrow(RangeError);
+    expect(() => encodeHeader(header, security)).toThrow(RangeError);
+    expect(() => encodeHeader(encrypted, { ...security, imageId: new Uint8Array(15) })).toThrow(RangeError);
+    expect(() => encodeHeader(encrypted, { ...security, originalSignature: 'HIBERKIT01' })).toThrow(RangeError);
+  });
+});
+
+describe('pageContentCrc', () => {
+  it('tells valid pages apart, which the CRC32C of a whole page ending in its own CRC cannot', () => {
+    const pages = [encodeExtentMapPage(0, [{ startPage: 5, pageCount: 3 }], 0), encodeExtentMapPage(0, [{ startPage: 6, pageCount: 3 }], 0), encodeHeader(header)];
+    expect(new Set(pages.map((page) => crc32c(page))).size).toBe(1);
+    expect(new Set(pages.map((page) => pageContentCrc(page))).size).toBe(3);
+    expect(pageContentCrc(pages[1], pageContentCrc(pages[0]))).toBe(crc32c(Buffer.concat([pages[0].subarray(0, 4092), pages[1].subarray(0, 4092)])));
+  });
+});
+
 describe('extent map page', () => {
   const extents = Array.from({ length: EXTENTS_PER_MAP_PAGE }, (_, i) => ({ startPage: 1000 + i * 3, pageCount: 1 + (i % 3) }));
 
@@ -207,5 +268,15 @@ describe('chunk record header', () => {
       expect(codeOf(() => decodeChunkHeader(damaged, 3, false)), `byte ${at}`).toBe('IMAGE_CORRUPT');
     }
     expect(codeOf(() => decodeChunkHeader(buf, 60, false))).toBe('IMAGE_CORRUPT');
+  });
+
+  it('carries an encrypted chunk’s tag, and refuses a tag in a plain image', () => {
+    const buf = new Uint8Array(CHUNK_HEADER_BYTES);
+    const chunk = { index: 1, rawBytes: 8192, storedBytes: 8192, codec: 0, payloadCrc32c: 5, tag: randomBytes(16, 9) } as const;
+    encodeChunkHeader(buf, 0, chunk);
+    expect(Buffer.from(buf.subarray(24, 40)).equals(Buffer.from(chunk.tag))).toBe(true);
+    expect(decodeChunkHeader(buf, 0, true)).toEqual(chunk);
+    expect(codeOf(() => decodeChunkHeader(buf, 0, false))).toBe('IMAGE_CORRUPT');
+    expect(() => encodeChunkHeader(buf, 0, { ...chunk, tag: new Uint8Array(8) })).toThrow(RangeError);
   });
 });

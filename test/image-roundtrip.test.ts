@@ -6,82 +6,25 @@
 import { describe, expect, it } from 'vitest';
 import { HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import { ImageWriter, invalidateImage, type ImageWriteSummary } from '../lib/image/writer.js';
-import { loadImage, readMarker, type LoadedImage } from '../lib/image/reader.js';
+import { crc32c } from '../lib/codec/index.js';
+import { ImageWriter, invalidateImage } from '../lib/image/writer.js';
+import { loadImage, readMarker } from '../lib/image/reader.js';
 import { markResumePage } from '../lib/image/format.js';
 import {
   MemoryBlockDevice,
   allocationPatterns,
+  codeOf,
+  expectSame,
+  expectSameBytes,
   listAllocator,
   randomBytes,
   seededRandom,
   snapshotLikeStream,
+  streamOf,
   swapDevice,
   testIdentity,
+  writeImage,
 } from './image-support.js';
-import type { ImageIdentity } from '../lib/backend.js';
-
-const expectSame = { kernelRelease: testIdentity.kernelRelease, machineId: testIdentity.machineId };
-
-interface WriteCase {
-  stream: Uint8Array;
-  devicePages?: number;
-  resumePage?: number;
-  pages?: number[];
-  compression?: 'lz4' | 'none';
-  chunkPages?: number;
-  ioBytes?: number;
-  /** Pages handed to writePages per call. */
-  feedPages?: number;
-  identity?: ImageIdentity;
-}
-
-function writeImage(c: WriteCase): { device: MemoryBlockDevice; original: Uint8Array; summary: ImageWriteSummary; resumePage: number } {
-  const streamPages = c.stream.length / PAGE_SIZE;
-  const devicePages = c.devicePages ?? streamPages * 3 + 64;
-  const resumePage = c.resumePage ?? 0;
-  const { device, original } = swapDevice(devicePages, resumePage);
-  const writer = new ImageWriter({
-    storage: device,
-    allocator: listAllocator(c.pages ?? allocationPatterns.contiguous(devicePages - 1, 1)),
-    resumePage,
-    originalResumePage: original,
-    identity: c.identity ?? testIdentity,
-    compression: c.compression ?? 'lz4',
-    chunkPages: c.chunkPages ?? 32,
-    streamPages,
-    ioBytes: c.ioBytes ?? 64 * 1024,
-  });
-  const feed = (c.feedPages ?? 64) * PAGE_SIZE;
-  for (let at = 0; at < c.stream.length; at += feed) writer.writePages(c.stream.subarray(at, at + feed));
-  return { device, original, summary: writer.finish(), resumePage };
-}
-
-async function streamOf(image: LoadedImage, batchPages?: number): Promise<Buffer> {
-  const batches: Buffer[] = [];
-  for await (const batch of image.pages(batchPages)) {
-    expect(batch.length % PAGE_SIZE).toBe(0);
-    if (batchPages) expect(batch.length).toBeLessThanOrEqual(batchPages * PAGE_SIZE);
-    batches.push(Buffer.from(batch)); // copied: the batch buffer is reused
-  }
-  return Buffer.concat(batches);
-}
-
-/** Byte equality without vitest's element-by-element diff, which is slow on megabytes. */
-function expectSameBytes(actual: Uint8Array, expected: Uint8Array, label?: string): void {
-  expect(actual.length, label).toBe(expected.length);
-  expect(Buffer.compare(actual, expected), label).toBe(0);
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof HiberkitError) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 describe('TypeScript writer → reader round trip', () => {
   const streams: [string, Uint8Array][] = [
@@ -265,6 +208,29 @@ describe('what loadImage refuses, and why', () => {
     device.bytes.set(markResumePage(original, 0, 1), 0);
     expect(await codeOf(loadImage(device, 0, expectSame))).toBe('IMAGE_CORRUPT');
     device.bytes.set(markResumePage(original, summary.headerPage, 12345), 0);
+    expect(await codeOf(loadImage(device, 0, expectSame))).toBe('IMAGE_CORRUPT');
+  });
+
+  it('IMAGE_CORRUPT for a valid header or map page that is not the one the marker or header names', async () => {
+    // Every page that ends with its own CRC32C has the same whole-page CRC32C (0x48674BC7), so the
+    // marker and the header bind the pages they name by the CRC of their contents instead.
+    const stale = (page: Uint8Array, offset: number) => {
+      const other = Uint8Array.from(page);
+      other[offset] ^= 1;
+      new DataView(other.buffer).setUint32(4092, crc32c(other.subarray(0, 4092)), true);
+      expect(crc32c(other)).toBe(crc32c(page));
+      return other;
+    };
+    const { device, summary } = writeImage({ stream });
+    const clean = Uint8Array.from(device.bytes);
+    const pageAt = (index: number) => device.bytes.subarray(index * PAGE_SIZE, (index + 1) * PAGE_SIZE);
+    const created = 72;
+    pageAt(summary.headerPage).set(stale(pageAt(summary.headerPage), created));
+    expect(await codeOf(loadImage(device, 0, expectSame))).toBe('IMAGE_CORRUPT');
+    device.bytes.set(clean);
+    const mapPage = (await loadImage(device, 0, expectSame)).header.extentMapPage;
+    const firstExtentLength = 32;
+    pageAt(mapPage).set(stale(pageAt(mapPage), firstExtentLength));
     expect(await codeOf(loadImage(device, 0, expectSame))).toBe('IMAGE_CORRUPT');
   });
 });

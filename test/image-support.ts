@@ -1,11 +1,15 @@
 /**
  * Shared fixtures of the codec and image tests: deterministic data generators, an in-memory block
- * device that logs its writes and flushes, swap header pages as mkswap makes them, and swap
- * allocators that hand out pages in chosen patterns.
+ * device that logs its writes and flushes, swap header pages as mkswap makes them, swap
+ * allocators that hand out pages in chosen patterns, and helpers to write and read back images.
  */
+import { expect } from 'vitest';
+import { HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import type { BlockDevice, ImageIdentity } from '../lib/backend.js';
-import type { SwapPageAllocator } from '../lib/image/writer.js';
+import { generateRawKeyPair, newDataKey, openDataKey, sealDataKey } from '../lib/crypto/keys.js';
+import { ImageWriter, type ImageWriteSummary, type SwapPageAllocator } from '../lib/image/writer.js';
+import type { LoadOptions, LoadedImage } from '../lib/image/reader.js';
+import type { BlockDevice, ImageEncryption, ImageIdentity } from '../lib/backend.js';
 
 /** mulberry32: a small seeded PRNG, so every test input is reproducible. */
 export function seededRandom(seed: number): () => number {
@@ -170,3 +174,91 @@ export const testIdentity: ImageIdentity = {
   createdAtMs: 1_760_000_000_123,
   platformMode: false,
 };
+
+/** What loadImage expects of images made with testIdentity. */
+export const expectSame = { kernelRelease: testIdentity.kernelRelease, machineId: testIdentity.machineId };
+
+export interface WriteCase {
+  stream: Uint8Array;
+  devicePages?: number;
+  resumePage?: number;
+  pages?: number[];
+  compression?: 'lz4' | 'none';
+  chunkPages?: number;
+  ioBytes?: number;
+  /** Pages handed to writePages per call. */
+  feedPages?: number;
+  identity?: ImageIdentity;
+  encryption?: ImageEncryption;
+  imageId?: Uint8Array;
+}
+
+/** Writes `c.stream` with the TypeScript writer onto a fresh swap device (contiguous pages by default). */
+export function writeImage(c: WriteCase): { device: MemoryBlockDevice; original: Uint8Array; summary: ImageWriteSummary; resumePage: number } {
+  const streamPages = c.stream.length / PAGE_SIZE;
+  const devicePages = c.devicePages ?? streamPages * 3 + 64;
+  const resumePage = c.resumePage ?? 0;
+  const { device, original } = swapDevice(devicePages, resumePage);
+  const writer = new ImageWriter({
+    storage: device,
+    allocator: listAllocator(c.pages ?? allocationPatterns.contiguous(devicePages - 1, 1)),
+    resumePage,
+    originalResumePage: original,
+    identity: c.identity ?? testIdentity,
+    compression: c.compression ?? 'lz4',
+    chunkPages: c.chunkPages ?? 32,
+    streamPages,
+    ioBytes: c.ioBytes ?? 64 * 1024,
+    encryption: c.encryption,
+    imageId: c.imageId,
+  });
+  const feed = (c.feedPages ?? 64) * PAGE_SIZE;
+  for (let at = 0; at < c.stream.length; at += feed) writer.writePages(c.stream.subarray(at, at + feed));
+  return { device, original, summary: writer.finish(), resumePage };
+}
+
+/** The whole uncompressed stream of a loaded image, checking the batch sizes on the way. */
+export async function streamOf(image: LoadedImage, batchPages?: number): Promise<Buffer> {
+  const batches: Buffer[] = [];
+  for await (const batch of image.pages(batchPages)) {
+    expect(batch.length % PAGE_SIZE).toBe(0);
+    if (batchPages) expect(batch.length).toBeLessThanOrEqual(batchPages * PAGE_SIZE);
+    batches.push(Buffer.from(batch)); // copied: the batch buffer is reused
+  }
+  return Buffer.concat(batches);
+}
+
+/** Byte equality without vitest's element-by-element diff, which is slow on megabytes. */
+export function expectSameBytes(actual: Uint8Array, expected: Uint8Array, label?: string): void {
+  expect(actual.length, label).toBe(expected.length);
+  expect(Buffer.compare(actual, expected), label).toBe(0);
+}
+
+/** The code of the HiberkitError the promise rejects with, or 'no error'; anything else is rethrown. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof HiberkitError) return err.code;
+    throw err;
+  }
+  return 'no error';
+}
+
+/** A new data key sealed with a passphrase, and the loadImage options that open it with `given`. */
+export function passphraseEncryption(passphrase: string): { encryption: ImageEncryption; unlockWith: (given: string) => LoadOptions } {
+  const dataKey = newDataKey();
+  const encryption = { dataKey, keyBlock: sealDataKey(dataKey, { passphrase: Buffer.from(passphrase) }) };
+  return { encryption, unlockWith: (given) => ({ unlock: async (block) => openDataKey(block, { passphrase: Buffer.from(given) }) }) };
+}
+
+/**
+ * A new data key sealed to a fresh X25519 key pair (opening it takes well under a millisecond,
+ * unlike a passphrase's scrypt), and the loadImage options that open it with the private key.
+ */
+export function publicKeyEncryption(): { encryption: ImageEncryption; options: LoadOptions; privateKey: Buffer } {
+  const pair = generateRawKeyPair();
+  const dataKey = newDataKey();
+  const encryption = { dataKey, keyBlock: sealDataKey(dataKey, { publicKey: pair.publicKey }) };
+  return { encryption, options: { unlock: async (block) => openDataKey(block, { privateKey: pair.privateKey }) }, privateKey: pair.privateKey };
+}

@@ -49,7 +49,7 @@ const MARKER_RESERVED = 4064; // 12 zero bytes, up to the original signature
 export interface ResumeMarker {
   /** Page index of the image header page. */
   headerPage: number;
-  /** CRC32C of the whole 4096-byte header page. */
+  /** pageContentCrc of the header page: binds the marker to that header's contents. */
   headerCrc32c: number;
   /** The swap signature the page had before it was marked. */
   originalSignature: string;
@@ -116,7 +116,7 @@ export function assertMarkable(page: Uint8Array, where = 'the resume page'): voi
   }
 }
 
-/** The resume page marked for an image whose header is `headerPage` with CRC32C `headerCrc32c`. */
+/** The resume page marked for an image whose header is `headerPage`, with pageContentCrc `headerCrc32c`. */
 export function markResumePage(original: Uint8Array, headerPage: number, headerCrc32c: number): Uint8Array {
   assertMarkable(original);
   const page = new Uint8Array(PAGE_SIZE);
@@ -249,7 +249,7 @@ export interface ImageHeader {
   extentMapPage: number;
   extentMapPages: number;
   extentCount: number;
-  /** CRC32C of all extent map pages (whole pages, chain order). */
+  /** pageContentCrc of every extent map page, continued from one page to the next in chain order. */
   extentMapCrc32c: number;
   createdAtMs: number;
   kernelRelease: string;
@@ -435,11 +435,18 @@ function checkHeaderCounts(h: ImageHeader): void {
   }
 }
 
+/** Refuses malformed UTF-8 instead of replacing it, so that a decoded field encodes back to the same bytes. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeIdentityField(page: Uint8Array, offset: number, what: string): string {
   const field = page.subarray(offset, offset + IDENTITY_FIELD_BYTES);
   const end = field.indexOf(0);
   if (end < 0 || !isZero(field, end, IDENTITY_FIELD_BYTES)) throw corrupt(`the image header's ${what} field is not NUL padded`);
-  return Buffer.from(field.buffer, field.byteOffset, end).toString('utf8');
+  try {
+    return STRICT_UTF8.decode(field.subarray(0, end));
+  } catch {
+    throw corrupt(`the image header's ${what} field is not UTF-8`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,6 +585,20 @@ export function decodeChunkHeader(src: Uint8Array, at: number, encrypted: boolea
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/** Header and extent map pages keep the CRC32C of their bytes 0..4091 in bytes 4092..4095. */
+const PAGE_CRC_OFFSET = 4092;
+
+/**
+ * The CRC by which one structure names another page (the marker its header, the header its extent
+ * map): the CRC32C of the page without its own trailing CRC, continued from `seed`. Not of the
+ * whole page: a page that ends with its own CRC32C (little endian) has the same CRC32C whatever it
+ * holds (0x48674BC7, the CRC's residue), so that would tell no two valid pages apart.
+ */
+export function pageContentCrc(page: Uint8Array, seed = 0): number {
+  assertPage(page, 'page');
+  return crc32c(page.subarray(0, PAGE_CRC_OFFSET), seed);
+}
 
 function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -36,6 +36,7 @@ import {
   decodeSecurityBlock,
   headerMacInput,
   isZero,
+  pageContentCrc,
   restoreOriginalPage,
   type ChunkHeader,
   type Extent,
@@ -240,7 +241,7 @@ function readMarkedHeader(storage: BlockDevice, resumePage: number): { found: Fo
   const marker = decodeMarker(found.markedPage);
   if (marker.headerPage === resumePage) throw corrupt('the marker names the resume page itself as the image header');
   const headerPage = readPageSync(storage, marker.headerPage, 'the image header');
-  if (crc32c(headerPage) !== marker.headerCrc32c) throw corrupt('the image header page is not the one the marker was written for');
+  if (pageContentCrc(headerPage) !== marker.headerCrc32c) throw corrupt('the image header page is not the one the marker was written for');
   return { found, marker, headerPage };
 }
 
@@ -294,7 +295,7 @@ function readExtentMap(storage: BlockDevice, header: ImageHeader, expectedSha256
   for (let sequence = 0; sequence < header.extentMapPages; sequence++) {
     if (next === 0) throw corrupt(`the extent map ends after ${sequence} of ${header.extentMapPages} pages`);
     const page = readPageSync(storage, next, `extent map page ${sequence}`);
-    mapCrc = crc32c(page, mapCrc);
+    mapCrc = pageContentCrc(page, mapCrc);
     digest.update(page);
     const decoded = decodeExtentMapPage(page, sequence);
     mapPages.push(next);

@@ -27,6 +27,7 @@ import {
   encodeHeader,
   headerMacInput,
   markResumePage,
+  pageContentCrc,
   signatureAt,
   type ChunkHeader,
   type Extent,
@@ -232,7 +233,7 @@ export class ImageWriter {
     this.writePage(header, headerPage);
     this.storage.flush();
 
-    this.writePage(markResumePage(this.originalResumePage, headerPage, crc32c(header)), this.resumePage);
+    this.writePage(markResumePage(this.originalResumePage, headerPage, pageContentCrc(header)), this.resumePage);
     this.storage.flush();
 
     return {
@@ -312,12 +313,15 @@ export class ImageWriter {
     const count = Math.ceil(this.extents.length / EXTENTS_PER_MAP_PAGE);
     const placed = this.allocPages(count);
     const map = this.storage.allocAligned(count * PAGE_SIZE);
+    let mapCrc = 0;
     for (let i = 0; i < count; i++) {
       const entries = this.extents.slice(i * EXTENTS_PER_MAP_PAGE, (i + 1) * EXTENTS_PER_MAP_PAGE);
-      map.set(encodeExtentMapPage(i, entries, i + 1 < count ? placed[i + 1] : 0), i * PAGE_SIZE);
+      const page = encodeExtentMapPage(i, entries, i + 1 < count ? placed[i + 1] : 0);
+      mapCrc = pageContentCrc(page, mapCrc);
+      map.set(page, i * PAGE_SIZE);
     }
     this.writeRuns(map, placed);
-    return { firstPage: placed[0], pages: count, crc32c: crc32c(map), sha256: createHash('sha256').update(map).digest() };
+    return { firstPage: placed[0], pages: count, crc32c: mapCrc, sha256: createHash('sha256').update(map).digest() };
   }
 
   /** `count` pages from the allocator, as page indexes, checked to be usable. */

@@ -138,6 +138,20 @@ export interface NativeBinding {
   ) => NativeImageWriteResult;
   /** InvalidateImage: writes `originalPage` at `resumePage` and flushes; returns 0 or an errno. */
   invalidateImageFd?: (storageFd: number, resumePage: number, originalPage: Uint8Array) => number;
+  /**
+   * The writer's AES-256-GCM (native/image_crypto.h): seals `data` in place as chunks of
+   * `chunkBytes` with indexes firstIndex, firstIndex + 1, …, all with associated data `aad`;
+   * returns their 16-byte tags, concatenated.
+   */
+  imageCipherSealChunks?: (chunkKey: Uint8Array, firstIndex: number, aad: Uint8Array, data: Uint8Array, chunkBytes: number) => Buffer;
+  /** The writer's header MAC (GMAC, zero nonce) of `data`. */
+  imageCipherMacHeader?: (headerKey: Uint8Array, data: Uint8Array) => Buffer;
+  /**
+   * Seals `data`, hashes it and MACs a page in a forked child between mtrace() and muntrace()
+   * (after initialising the cipher there too if `initInChild`); returns the child's exit status.
+   * Under LD_PRELOAD=libc_malloc_debug.so.0 and MALLOC_TRACE=FILE, FILE lists their allocations.
+   */
+  imageCipherTraceChild?: (data: Uint8Array, chunkBytes: number, initInChild: boolean) => number;
 
   // ---- critical_section.cc: the forked single-threaded child (lib/native/critical-section.ts)
   /** Takes ownership of `snapshotFd` in every case, forks, and resolves when the child has ended. */
@@ -172,6 +186,8 @@ export interface NativeCriticalHibernateParams extends NativeCriticalCommonParam
   maxStoredPages: number;
   ioBytes: number;
   powerOff: 'platform' | 'shutdown' | 'reboot';
+  /** Encrypt and authenticate the image; the call copies the keys (wipe yours after it). */
+  encryption?: NativeImageEncryption;
   /** Test only: where the child kills itself. */
   testKillAt?: NativeKillPoint;
   testKillMethod?: 'sigkill' | 'sigsegv' | 'abort';
@@ -217,6 +233,17 @@ export interface NativeCriticalStats {
   freezeToPowerOffMs: number;
 }
 
+/** An encrypted image's keys (ImageEncryptionConfig in native/image_writer.h; lib/image/security.ts ImageKeys). */
+export interface NativeImageEncryption {
+  /** 32 bytes each, derived from the data key. */
+  chunkKey: Uint8Array;
+  headerKey: Uint8Array;
+  /** 128 bytes: the data key sealed for its recipient, stored in the header as is. */
+  keyBlock: Uint8Array;
+  /** 16 random bytes. */
+  imageId: Uint8Array;
+}
+
 /** The native image writer's parameters (ImageWriterConfig in native/image_writer.h). */
 export interface NativeImageWriteParams {
   resumePage: number;
@@ -229,6 +256,7 @@ export interface NativeImageWriteParams {
   maxStoredPages: number;
   /** Most pages the memory source returns per read, to exercise short reads (default: all asked). */
   sourcePagesPerRead?: number;
+  encryption?: NativeImageEncryption;
 }
 
 /** ImageWriteResult of native/image_writer.h. */

@@ -11,6 +11,7 @@ import { constants as osConstants } from 'node:os';
 
 import type { BlockDevice, CriticalSection, HibernateOutcome, HibernatePlan, RestoreOutcome, RestorePlan, SnapshotDevice } from '../backend.js';
 import { errnoCode, HiberkitError, SnapshotError } from '../errors.js';
+import { imageKeysFor, wipeImageKeys } from '../image/security.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import type { NativeBinding, NativeCriticalResult, NativeKillPoint } from './binding.js';
 import { NativeBlockDevice } from './block-device.js';
@@ -39,34 +40,40 @@ export function createNativeCriticalSection(binding: NativeBinding, options: Nat
   return {
     async hibernate(plan: HibernatePlan): Promise<HibernateOutcome> {
       const run = requireFunction(binding.criticalHibernate, 'criticalHibernate');
-      if (plan.encryption) {
-        throw new HiberkitError('UNSUPPORTED', 'the native image writer does not encrypt images yet: hibernate without encryption');
-      }
       const storage = nativeStorage(plan.storage);
       const device = nativeDevice(plan.device);
       // Every page the image can occupy is a free swap page now; asked before the device is handed over.
       const maxStoredPages = Math.max(1, Math.floor(device.availableSwapSize() / PAGE_SIZE));
-      const report = await run({
-        snapshotFd: device.detach(),
-        snapshotPath: device.path,
-        storageFd: storage.fd,
-        resumePage: plan.resumePage,
-        originalResumePage: plan.originalResumePage,
-        progressFd: plan.progressFd ?? DEFAULT_PROGRESS_FD,
-        kernelRelease: plan.header.kernelRelease,
-        machineId: plan.header.machineId,
-        createdAtMs: plan.header.createdAtMs,
-        platformMode: plan.header.platformMode,
-        compress: plan.compression === 'lz4',
-        chunkPages: plan.chunkPages,
-        maxStoredPages,
-        ioBytes: IO_BYTES,
-        powerOff: plan.powerOff,
-        // Absent options stay undefined: the addon then uses its defaults (no kill, precise locking).
-        testKillAt: options.testKillAt,
-        testKillMethod: options.testKillMethod,
-        lockMode: options.lockMode,
-      });
+      // Derived (and checked) before the device is handed over; wiped as soon as the addon has copied them.
+      const encryption = plan.encryption ? imageKeysFor(plan.encryption) : undefined;
+      let pending: Promise<NativeCriticalResult>;
+      try {
+        pending = run({
+          snapshotFd: device.detach(),
+          snapshotPath: device.path,
+          storageFd: storage.fd,
+          resumePage: plan.resumePage,
+          originalResumePage: plan.originalResumePage,
+          progressFd: plan.progressFd ?? DEFAULT_PROGRESS_FD,
+          kernelRelease: plan.header.kernelRelease,
+          machineId: plan.header.machineId,
+          createdAtMs: plan.header.createdAtMs,
+          platformMode: plan.header.platformMode,
+          compress: plan.compression === 'lz4',
+          chunkPages: plan.chunkPages,
+          maxStoredPages,
+          ioBytes: IO_BYTES,
+          powerOff: plan.powerOff,
+          encryption,
+          // Absent options stay undefined: the addon then uses its defaults (no kill, precise locking).
+          testKillAt: options.testKillAt,
+          testKillMethod: options.testKillMethod,
+          lockMode: options.lockMode,
+        });
+      } finally {
+        if (encryption) wipeImageKeys(encryption);
+      }
+      const report = await pending;
       options.onReport?.(report);
       if (report.outcome === 'resumed') return { kind: 'resumed' };
       return { kind: 'failed', stage: report.stage, error: errorOf(report, device.path, storage.path) };

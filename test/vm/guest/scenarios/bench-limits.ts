@@ -2,15 +2,20 @@
  * Guest scenario for `npm run bench`: what the VM itself allows, to judge the contenders against.
  *
  * - raw: O_DIRECT sequential writes of 1 MiB (then fdatasync), then reads of the same bytes, to
- *   /dev/vda, for each byte count in hk.bytes (comma separated), hk.reps times, interleaved;
+ *   /dev/vda, for each byte count in hk.bytes (comma separated), hk.reps times, interleaved. Each
+ *   measurement writes where nothing was written before, as a hibernation writes to a fresh swap
+ *   disk (the host allocates the sparse image's blocks on first write), so the disk must hold
+ *   them all;
  * - codec: the addon's LZ4 compression, LZ4 decompression and CRC32C on the benchmark's text in
  *   chunks of 32 pages, the size both hiberkit and the kernel compress;
- * - alloc: the cost of SNAPSHOT_ALLOC_SWAP_PAGE, which the writer calls once per stored page.
+ * - alloc: the cost of SNAPSHOT_ALLOC_SWAP_PAGE, which the writer calls once per stored page;
+ * - startup: a bare `node -e 0` against `hiberkit --help` (the CLI and every module it imports),
+ *   both with node already warm in this boot.
  *
  * Each measurement is one HK:RESULT line; times come from the guest's monotonic clock (all within
  * one boot, nothing is resumed here).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createNativeBackend } from '../../../../lib/native/backend.js';
 import { codecName, crc32c, lz4Compress, lz4CompressBound, lz4Decompress } from '../../../../lib/codec/index.js';
 import { bootArg, emit } from '../report.js';
@@ -21,6 +26,7 @@ const DISK = '/dev/vda';
 const CHUNK_BYTES = 32 * 4096;
 const CODEC_SAMPLE_MIB = 32;
 const ALLOC_PAGES = 20_000;
+const CLI = '/hk/pkg/dist/lib/cli.js';
 
 function elapsedMs(since: number): number {
   return Math.round((performance.now() - since) * 10) / 10;
@@ -32,17 +38,19 @@ function measureRaw(byteCounts: number[], reps: number): void {
   try {
     const buffer = disk.allocAligned(MIB);
     textBlock(textCorpus(2 * MIB), 0, Buffer.from(buffer.buffer, buffer.byteOffset, buffer.length));
+    let offset = 0;
     for (let rep = 0; rep < reps; rep++) {
       for (const bytes of byteCounts) {
         const requests = Math.ceil(bytes / MIB);
         let started = performance.now();
-        for (let i = 0; i < requests; i++) disk.writeSync(buffer, i * MIB);
+        for (let i = 0; i < requests; i++) disk.writeSync(buffer, offset + i * MIB);
         disk.flush();
         const writeMs = elapsedMs(started);
         started = performance.now();
-        for (let i = 0; i < requests; i++) disk.readSync(buffer, i * MIB);
+        for (let i = 0; i < requests; i++) disk.readSync(buffer, offset + i * MIB);
         const readMs = elapsedMs(started);
         emit('RESULT', { phase: 'raw', rep, bytes: requests * MIB, writeMs, readMs });
+        offset += requests * MIB;
       }
     }
   } finally {
@@ -97,6 +105,21 @@ function measureSwapAllocation(): void {
   }
 }
 
+/** Milliseconds of the fastest of three runs of `node args`: start-up without the noise. */
+function fastestRunMs(args: string[]): number {
+  const runs = [0, 1, 2].map(() => {
+    const started = performance.now();
+    const result = spawnSync(process.execPath, args, { stdio: 'ignore' });
+    if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${result.status ?? result.signal}`);
+    return performance.now() - started;
+  });
+  return Math.round(Math.min(...runs));
+}
+
+function measureStartup(): void {
+  emit('RESULT', { phase: 'startup', nodeMs: fastestRunMs(['-e', '0']), cliMs: fastestRunMs([CLI, '--help']) });
+}
+
 const byteCounts = (bootArg('bytes') ?? '').split(',').filter(Boolean).map(Number);
 if (byteCounts.length === 0 || byteCounts.some((n) => !(n > 0))) {
   emit('ERROR', `hk.bytes must list positive byte counts, got ${JSON.stringify(bootArg('bytes'))}`);
@@ -105,4 +128,5 @@ if (byteCounts.length === 0 || byteCounts.some((n) => !(n > 0))) {
   measureRaw(byteCounts, Number(bootArg('reps') ?? 1));
   measureCodec();
   measureSwapAllocation();
+  measureStartup();
 }

@@ -1,0 +1,257 @@
+/**
+ * The benchmark's arithmetic on made-up consoles (bench/): phases from line arrival times, the
+ * cross-checks against the guest's clocks, medians and ratios, the raw-device comparison, the
+ * targets, the text table and the SVG chart. The real consoles are exercised by
+ * test/vm/bench.vm.test.ts; this pins down what is computed from them.
+ */
+import { describe, expect, test } from 'vitest';
+import type { BenchReport } from '../bench/benchmark.js';
+import { renderChart } from '../bench/chart.js';
+import { contenderById, SHORT_WORKLOAD } from '../bench/contenders.js';
+import { cycleFigures, type CycleFigures } from '../bench/figures.js';
+import type { VmLimits } from '../bench/limits.js';
+import { parseBenchOptions, UsageError } from '../bench/options.js';
+import { median } from '../bench/stats.js';
+import { compareToRaw, rawByteCounts, summarize, targets } from '../bench/summary.js';
+import { formatReport } from '../bench/table.js';
+import { parseLine } from './vm/guest/protocol.js';
+import type { BootResult } from './vm/qemu.js';
+
+const MIB = 1 << 20;
+const TEXT = SHORT_WORKLOAD.textMiB * MIB;
+const RANDOM = SHORT_WORKLOAD.randomMiB * MIB;
+
+/** A finished boot whose console printed `lines`, each arriving at the given host millisecond. */
+function boot(number: number, lines: [number, string][], endMs: number): BootResult {
+  const parsed = lines.map(([, text], i) => parseLine(text, i + 1)).filter((l) => l !== undefined);
+  return {
+    scenario: 'bench-cycle',
+    boot: number,
+    log: lines.map(([, text]) => text).join('\n'),
+    logPath: `/logs/boot${number}.log`,
+    lines: parsed,
+    lineTimesMs: lines.map(([ms]) => ms),
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    scenarioExit: number === 1 ? null : 0,
+    panicked: false,
+    elapsedMs: endMs,
+  };
+}
+
+function kernelBoots(scale = 1): [BootResult, BootResult] {
+  const first = boot(
+    1,
+    [
+      [3000, 'HK:RESULT {"phase":"before","swapUsedKiB":0}'],
+      [4000, 'HK:STAMP trigger 6.00'],
+      [4150, '[    6.150000] Freezing user space processes'],
+      [6000, '[    8.000000] PM: Compressing and saving image data (59391 pages)...'],
+      [6000 + 3000 * scale, `[   ${(8 + 3 * scale).toFixed(6)}] PM: Image saving done`],
+      [6001 + 3000 * scale, `[   ${(8 + 3 * scale).toFixed(6)}] PM: hibernation: Wrote 237564 kbytes in ${(3 * scale).toFixed(2)} seconds (79.18 MB/s)`],
+    ],
+    6200 + 3000 * scale,
+  );
+  const second = boot(
+    2,
+    [
+      [3500, 'HK:STAMP resume-start 3.50'],
+      [3600, '[    3.600000] PM: Loading and decompressing image data (59391 pages)...'],
+      [6400, '[    6.400000] PM: Image loading done'],
+      [6401, '[    6.400500] PM: hibernation: Read 237564 kbytes in 2.80 seconds (84.84 MB/s)'],
+      [6800, 'HK:STAMP resumed 20.10'],
+      [6900, `HK:RESULT {"phase":"after","swapUsedKiB":2048,"textBytes":${TEXT},"randomBytes":${RANDOM}}`],
+    ],
+    7500,
+  );
+  return [first, second];
+}
+
+function hiberkitBoots(): [BootResult, BootResult] {
+  const first = boot(
+    1,
+    [
+      [3000, 'HK:RESULT {"phase":"before","swapUsedKiB":0}'],
+      [4000, 'HK:STAMP trigger 6.00'],
+      [6000, 'hiberkit: swap /dev/vda on /dev/vda (header page 0), power-off: platform'],
+      [6050, 'hiberkit: freezing and saving the image'],
+      [6100, '[    8.100000] Freezing user space processes'],
+      [7600, 'hiberkit: snapshot of 254 MiB taken in 1168 ms'],
+      [13800, 'hiberkit: image saved (108 MiB on disk) in 6200 ms, 7400 ms after the freeze; powering off'],
+    ],
+    13850,
+  );
+  const second = boot(
+    2,
+    [
+      [3500, 'HK:STAMP resume-start 3.50'],
+      [6800, 'hiberkit: image found on /dev/vda; loading and verifying'],
+      [12300, 'hiberkit: verified 65239 pages (113635495 bytes stored); uploading'],
+      [18000, '[   18.000000] Freezing user space processes'],
+      [18050, 'hiberkit: restoring the image'],
+      [21300, 'HK:STAMP resumed 39.45'],
+      [21400, `HK:RESULT {"phase":"after","swapUsedKiB":0,"textBytes":${TEXT},"randomBytes":${RANDOM}}`],
+    ],
+    23000,
+  );
+  return [first, second];
+}
+
+function figures(id: string, boots: [BootResult, BootResult], run = 1, cpus = 1, diskBytes = 120 * MIB): CycleFigures {
+  return cycleFigures({ contender: contenderById(id), workload: SHORT_WORKLOAD, cpus, run, diskBytes, hostLoad: 1 + run / 10 }, ...boots);
+}
+
+describe('one cycle from its consoles', () => {
+  test("the kernel's phases come from its PM messages, timed by arrival on the host", () => {
+    const f = figures('kernel-lzo', kernelBoots());
+    expect(f.hibernatePhases).toEqual([
+      { name: 'freeze + snapshot', ms: 2000 },
+      { name: 'write', ms: 3000 },
+      { name: 'power-off', ms: 200 },
+    ]);
+    expect(f.hibernateMs).toBe(5200);
+    expect(f.resumePhases).toEqual([
+      { name: 'check + freeze', ms: 100 },
+      { name: 'load', ms: 2800 },
+      { name: 'restore + thaw', ms: 400 },
+    ]);
+    expect([f.writeMs, f.resumeMs, f.loadMs]).toEqual([3000, 3300, 2800]);
+    // 59391 pages after the header page.
+    expect(f.streamBytes).toBe(59392 * 4096);
+    expect(f.reportedStoredBytes).toBeNull();
+    expect(f.swappedOutBytes).toBe(2048 * 1024);
+    expect(f.checks.find((c) => c.name === 'write, kernel clock')).toMatchObject({ hostMs: 3000, guestMs: 3000 });
+    expect(f.checks.find((c) => c.name === 'load, "Read … in S seconds"')).toMatchObject({ hostMs: 2800, guestMs: 2800 });
+    expect(f.checks.find((c) => c.name === 'trigger → freeze, guest clock')).toMatchObject({ hostMs: 150 });
+    expect(f.logs).toEqual(['/logs/boot1.log', '/logs/boot2.log']);
+  });
+
+  test("hiberkit's phases come from its progress lines; sizes from its image header", () => {
+    const f = figures('hiberkit-lz4', hiberkitBoots());
+    expect(f.hibernatePhases.map((p) => [p.name, p.ms])).toEqual([
+      ['node start-up', 2000],
+      ['prepare', 50],
+      ['freeze + snapshot', 1550],
+      ['write', 6200],
+      ['power-off', 50],
+    ]);
+    expect(f.resumePhases.map((p) => [p.name, p.ms])).toEqual([
+      ['node start-up', 3300],
+      ['load + verify', 5500],
+      ['upload + freeze', 5750],
+      ['restore + thaw', 3250],
+    ]);
+    expect([f.writeMs, f.loadMs, f.streamBytes, f.reportedStoredBytes]).toEqual([6200, 5500, 65239 * 4096, 113635495]);
+    expect(f.checks.find((c) => c.name === 'write, critical section clock')).toMatchObject({ hostMs: 6200, guestMs: 6200 });
+    expect(f.checks.find((c) => c.name === 'resume start → restore freeze, guest clock')).toMatchObject({ hostMs: 14500, guestMs: 14500 });
+  });
+
+  test('a missing boundary names the pattern and the log', () => {
+    const [first, second] = hiberkitBoots();
+    const cut = boot(1, first.log.split('\n').slice(0, 6).map((line, i) => [first.lineTimesMs[i]!, line]), first.elapsedMs);
+    expect(() => figures('hiberkit-lz4', [cut, second])).toThrow(/end of phase "write".*\/logs\/boot1\.log/);
+  });
+
+  test('a memory load that did not survive the cycle is an error, not a figure', () => {
+    const [first, second] = kernelBoots();
+    const lost = boot(2, second.log.split('\n').map((line, i) => [second.lineTimesMs[i]!, line.replace(`"textBytes":${TEXT}`, '"textBytes":0')]), second.elapsedMs);
+    expect(() => figures('kernel-lzo', [first, lost])).toThrow(/did not survive/);
+  });
+});
+
+describe('summaries, raw device, targets', () => {
+  const cycles = [
+    figures('kernel-lzo', kernelBoots(1), 1),
+    figures('kernel-lzo', kernelBoots(2), 2),
+    figures('kernel-lzo', kernelBoots(1.5), 3),
+    figures('hiberkit-lz4', hiberkitBoots(), 1, 1, 110 * MIB),
+    figures('hiberkit-lz4', hiberkitBoots(), 1, 2, 110 * MIB),
+  ];
+  const limits: VmLimits = {
+    raw: [
+      { bytes: 118 * MIB, writeMs: 400, readMs: 200 },
+      { bytes: 110 * MIB, writeMs: 310, readMs: 275 },
+    ],
+    codec: { codec: 'native', bytes: 32 * MIB, ratio: 2.3, compressMiBs: 52, decompressMiBs: 153, crc32cMiBs: 128 },
+    allocSwapPageUs: 6.2,
+    startup: { nodeMs: 700, cliMs: 1900 },
+    log: '/logs/limits.log',
+  };
+
+  test('medians, ratios to the kernel default, and the byte counts the raw device needs', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    const summaries = summarize(cycles, [{ contender: 'hiberkit-lz4', cpus: 1, run: 2, error: 'boom' }]);
+    const kernel = summaries.find((s) => s.contender === 'kernel-lzo')!;
+    expect(kernel).toMatchObject({ runs: 3, failures: 0, writeMs: 4500, hibernateMs: 6700, vsBaseline: { hibernate: 1, resume: 1 } });
+    // 120 MiB on disk, 2 MiB of it swapped out before the snapshot.
+    expect(kernel.imageBytes).toBe(118 * MIB);
+    const hiberkit = summaries.find((s) => s.contender === 'hiberkit-lz4' && s.cpus === 1)!;
+    expect(hiberkit.failures).toBe(1);
+    expect(hiberkit.vsBaseline!.hibernate).toBeCloseTo(9850 / 6700);
+    expect(summaries.find((s) => s.cpus === 2)!.vsBaseline).toBeNull();
+    expect(rawByteCounts(summaries, 1)).toEqual([118 * MIB, 110 * MIB]);
+
+    const compared = compareToRaw(summaries, limits, 1);
+    expect(compared.find((s) => s.contender === 'kernel-lzo')!.vsRaw).toMatchObject({ bytes: 118 * MIB, write: 4500 / 400, load: 2800 / 200 });
+    expect(compared.find((s) => s.cpus === 2)!.vsRaw).toBeNull();
+
+    const found = targets(compared, 1);
+    expect(found.map((t) => [t.name, t.met])).toEqual([
+      ['hiberkit-lz4: hibernate / kernel default', false],
+      ['hiberkit-lz4: resume / kernel default', false],
+      ['hiberkit-lz4: write phase / raw device write', false],
+      ['hiberkit-lz4: load phase / raw device read', false],
+      ['hiberkit-lz4: compression throughput, 2 vCPUs / 1', false],
+    ]);
+    expect(found.at(-1)!.value).toBe(1);
+  });
+
+  test('the table and the chart', () => {
+    const summaries = compareToRaw(summarize(cycles, []), limits, 1);
+    const report: BenchReport = {
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:30:00.000Z',
+      short: false,
+      runs: 3,
+      cpus: [1, 2],
+      contenders: ['kernel-lzo', 'hiberkit-lz4'],
+      workload: SHORT_WORKLOAD,
+      host: { cpus: 2, node: 'v20', guestKernel: '6.1.0-56-cloud-amd64', initramfsBytes: 105 * MIB },
+      cycles,
+      failures: [],
+      summaries,
+      limits,
+      emulator: { memoryMiB: 1024, streamBytes: 400 * MIB, storedBytes: 200 * MIB, hibernateMs: 4000, resumeMs: 4000, mibPerSecond: 50 },
+      targets: targets(summaries, 1),
+    };
+    const table = formatReport(report);
+    expect(table).toMatch(/kernel, LZO \(default\) +6\.70 s +1\.00x +4\.50 s/);
+    expect(table).toContain('host load average (1 min) at the end of each cycle: 1.1 to 1.3');
+    expect(table).toContain('hibernate: node start-up 2.00 | prepare 0.05 | freeze + snapshot 1.55 | write 6.20 | power-off 0.05');
+    expect(table).toContain('MISSED  hiberkit-lz4: resume / kernel default');
+    expect(table).toContain('node -e 0 0.70 s, hiberkit --help 1.90 s');
+    expect(table).toMatch(/hiberkit --compress lz4 +\d+ +\d+/);
+    expect(table).toContain('emulator pipeline on the host (1024 MiB machine, lz4): 400 MiB stream → 200 MiB');
+
+    const chart = renderChart(summaries.filter((s) => s.cpus === 1), 'title <&>');
+    expect(chart.startsWith('<svg')).toBe(true);
+    expect(chart).toContain('title &lt;&amp;&gt;');
+    // One segment per phase: 3 + 3 for the kernel, 5 + 4 for hiberkit; plus the background and 10 legend boxes (phase names shared by both methods share a colour).
+    expect(chart.match(/<rect /g)).toHaveLength(15 + 1 + 10);
+    expect(chart).toContain('>--compress lz4</text>');
+  });
+});
+
+describe('options', () => {
+  test('defaults, --short, and refusals', () => {
+    expect(parseBenchOptions([])).toMatchObject({ runs: 3, cpus: [1, 2], short: false, emulatorMemoryMiB: 1024 });
+    expect(parseBenchOptions(['--short'])).toMatchObject({ runs: 1, cpus: [1], short: true, workload: SHORT_WORKLOAD });
+    expect(parseBenchOptions(['--contenders', 'hiberkit-lz4,kernel-lzo', '--runs', '5'])!.contenders.map((c) => c.id)).toEqual(['hiberkit-lz4', 'kernel-lzo']);
+    expect(parseBenchOptions(['--help'])).toBeNull();
+    expect(() => parseBenchOptions(['--runs', '0'])).toThrow(UsageError);
+    expect(() => parseBenchOptions(['--contenders', 'uswsusp'])).toThrow(/no contender "uswsusp"/);
+    expect(() => parseBenchOptions(['--bogus'])).toThrow(UsageError);
+  });
+});

@@ -1,0 +1,307 @@
+// The `hiberkit` command on emulated machines: hibernate and resume with a swap partition and a
+// swap file, several cycles in a row, inspect and discard, doctor, demo, usage errors, and the
+// config file under the flags — run in this process through `main()`, and across separate node
+// processes running the built CLI (dist/lib/cli.js) as a user would.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, test, vi } from 'vitest';
+import { main } from '../lib/cli.js';
+import { SWAP_FILE, SWAP_FILE_PAGE, diskPage, flipByte, imageLayout, signatureOf, untilOff, useCliOutput, useMachines } from './flows-support.js';
+
+const machines = useMachines('cli');
+const output = useCliOutput();
+
+/** `hiberkit inspect --json`, parsed. */
+async function inspectJson(dir: string, ...flags: string[]): Promise<Record<string, unknown>> {
+  const from = output.stdout.length;
+  await main(['inspect', '--json', '--emulate', dir, ...flags]);
+  return JSON.parse(output.stdout.slice(from)) as Record<string, unknown>;
+}
+
+/** Runs `hiberkit hibernate` until the machine is off, then `hiberkit resume` in its next boot; returns both exit codes. */
+async function cycle(dir: string, flags: string[] = [], resumeFlags: string[] = flags): Promise<{ hibernated: number; resumed: number }> {
+  const machine = machines.boot(dir);
+  const hibernating = main(['hibernate', '--emulate', dir, ...flags]);
+  await untilOff(machine, hibernating);
+  const resumed = await main(['resume', '--emulate', dir, ...resumeFlags]);
+  return { hibernated: await hibernating, resumed };
+}
+
+describe('hibernate, inspect and resume through main()', () => {
+  test('a swap partition: no image, then a valid one, then the machine resumed with its RAM and no image left', async () => {
+    const machine = machines.machine();
+    const original = diskPage(machine);
+    expect(await main(['inspect', '--emulate', machine.dir])).toBe(0);
+    expect(output.stdout).toBe('no hiberkit image on /dev/vda (header page 0)\n');
+    expect(await inspectJson(machine.dir)).toEqual({ blockDevice: '/dev/vda', resumePage: 0, present: false });
+
+    const hibernating = main(['hibernate', '--emulate', machine.dir]);
+    await untilOff(machine, hibernating);
+    const snapshotRam = machine.ram.fingerprint();
+    output.stdout = '';
+    expect(await main(['inspect', '--emulate', machine.dir])).toBe(0);
+    expect(output.stdout).toMatch(
+      /^hiberkit image on \/dev\/vda \(header page 0\): valid\n {2}image: {7}\d+ MiB stored as [\d.]+ MiB \(lz4, ratio 0\.\d\d\)\n {2}created: {5}\d{4}-\d\d-\d\dT.*Z\n {2}kernel: {6}6\.17\.0-emulated\n {2}machine: {5}[0-9a-f]{32}\n {2}power-off: {3}platform\n$/,
+    );
+    const report = await inspectJson(machine.dir);
+    expect(report).toMatchObject({ present: true, valid: true, compression: 'lz4', kernelRelease: '6.17.0-emulated', machineId: machine.config.machineId, platformMode: true });
+    expect(report.storedBytes as number).toBeLessThan(report.streamBytes as number);
+
+    output.stdout = '';
+    expect(await main(['resume', '--emulate', machine.dir])).toBe(0);
+    expect(output.stdout).toContain('hiberkit: image found on /dev/vda; loading and verifying\n');
+    expect(output.stdout).toContain('hiberkit: image restored from /dev/vda: the emulated machine continues in its hibernated session\n');
+    expect(await hibernating).toBe(0);
+    expect(output.stdout).toMatch(/^hiberkit: resumed after hibernating to \/dev\/vda \(\d+\.\d s wall clock\)$/m);
+
+    expect(machine.ram.fingerprint()).toBe(snapshotRam);
+    expect(diskPage(machine).equals(original)).toBe(true);
+    expect(await inspectJson(machine.dir)).toMatchObject({ present: false });
+  });
+
+  test('a swap file: swap-offset gives the resume offset, and hibernate and resume use it', async () => {
+    const machine = machines.machine(SWAP_FILE);
+    expect(await main(['swap-offset', '/swapfile', '--emulate', machine.dir])).toBe(0);
+    const offset = Number(output.stdout.match(/\d+/g)!.at(-1));
+    expect(offset).toBe(SWAP_FILE_PAGE);
+    const where = ['--resume-device', '/dev/vda', '--resume-offset', String(offset)];
+
+    const hibernating = main(['hibernate', '--emulate', machine.dir, ...where]);
+    await untilOff(machine, hibernating);
+    expect(signatureOf(diskPage(machine, offset))).toBe('HIBERKIT01');
+    expect(signatureOf(diskPage(machine, 0))).not.toBe('HIBERKIT01');
+    expect(await inspectJson(machine.dir, ...where)).toMatchObject({ blockDevice: '/dev/vda', resumePage: offset, present: true, valid: true });
+    expect(await main(['resume', '--emulate', machine.dir, ...where])).toBe(0);
+    expect(await hibernating).toBe(0);
+    expect(output.stdout).toMatch(/^hiberkit: resumed after hibernating to \/dev\/vda /m);
+    expect(signatureOf(diskPage(machine, offset))).toBe('SWAPSPACE2');
+  });
+
+  test('three cycles in a row on one machine', async () => {
+    const machine = machines.machine();
+    for (let round = 1; round <= 3; round++) {
+      expect(await cycle(machine.dir), `cycle ${round}`).toEqual({ hibernated: 0, resumed: 0 });
+    }
+    expect(output.stdout.match(/^hiberkit: resumed after hibernating to \/dev\/vda/gm)).toHaveLength(3);
+    expect(Object.values(machine.sessions()).map((s) => s.state)).toEqual(['resumed', 'resumed', 'resumed']);
+    expect(signatureOf(diskPage(machine))).toBe('SWAPSPACE2');
+  });
+
+  test('resume with no image, and with no resume device at all: exit code 0, the boot goes on', async () => {
+    const plain = machines.machine();
+    expect(await main(['resume', '--emulate', plain.dir])).toBe(0);
+    expect(output.stdout).toBe('hiberkit: no hibernation image on /dev/vda; the boot continues\n');
+    const unnamed = machines.machine(SWAP_FILE);
+    output.stdout = '';
+    expect(await main(['resume', '--emulate', unnamed.dir])).toBe(0);
+    expect(output.stdout).toBe('hiberkit: no hibernation image: no resume device configured (resume=, --resume-device or /etc/hiberkit.conf)\n');
+  });
+
+  test('discard drops the image and puts the swap header back; the hibernated session is then lost', async () => {
+    const machine = machines.machine();
+    const original = diskPage(machine);
+    const hibernating = main(['hibernate', '--emulate', machine.dir]);
+    await untilOff(machine, hibernating);
+    expect(await main(['discard', '--emulate', machine.dir])).toBe(0);
+    expect(output.stdout).toContain('hiberkit: image on /dev/vda discarded; the swap signature is back\n');
+    const next = machines.boot(machine.dir);
+    expect(diskPage(next).equals(original)).toBe(true);
+    expect(await main(['discard', '--emulate', machine.dir])).toBe(0);
+    expect(output.stdout).toContain('hiberkit: no hiberkit image on /dev/vda\n');
+    expect(await main(['resume', '--emulate', machine.dir])).toBe(0);
+    expect(output.stdout).toContain('hiberkit: no hibernation image on /dev/vda; the boot continues\n');
+    // The boot goes on past its initramfs (doctor lists the active swap): the session can never resume.
+    expect(await main(['doctor', '--emulate', machine.dir])).toBe(0);
+    expect(await hibernating).toBe(1);
+    expect(output.stderr).toMatch(/^hiberkit: hibernation failed at stage power-off: the emulated machine booted again without resuming this image/m);
+  });
+
+  test('a damaged image: inspect says NOT VALID and exits 1; resume refuses it with exit code 1 and boots on', async () => {
+    const machine = machines.machine();
+    const original = diskPage(machine);
+    const hibernating = main(['hibernate', '--emulate', machine.dir]);
+    await untilOff(machine, hibernating);
+    flipByte(machine, imageLayout(machine).headerPage, 100);
+    output.stdout = '';
+    expect(await main(['inspect', '--emulate', machine.dir])).toBe(1);
+    expect(output.stdout).toMatch(/^hiberkit image on \/dev\/vda \(header page 0\): NOT VALID \(IMAGE_CORRUPT\)\n {2}problem: {5}the image header page is not the one the marker was written for\n$/);
+    expect(await main(['resume', '--emulate', machine.dir])).toBe(1);
+    expect(output.stderr).toBe(
+      'hiberkit: the image on /dev/vda was not restored: the image header page is not the one the marker was written for. It was discarded and the swap signature put back; the boot continues normally.\n',
+    );
+    expect(diskPage(machines.boot(machine.dir)).equals(original)).toBe(true);
+    expect(await main(['doctor', '--emulate', machine.dir])).toBe(0);
+    expect(await hibernating).toBe(1);
+  });
+
+  test('demo: hibernates and resumes its own machine and finds the RAM identical', async () => {
+    expect(await main(['demo', '--dir', machines.dir(), '--memory', '32M'])).toBe(0);
+    expect(output.stdout).toMatch(/RAM fingerprint after resume: [0-9a-f]{16}… \(identical\)/);
+    expect(output.stdout).toContain('the hibernate call of boot 1 returned: resumed=true');
+    expect(output.stdout).toMatch(/memory after resume +identical to the RAM it hibernated\n$/);
+  });
+});
+
+describe('usage errors: exit code 2 and the usage', () => {
+  test.each([
+    ['no command', [], 'stdout', /^usage: hiberkit <command>/],
+    ['an unknown command', ['frobnicate'], 'stderr', /^hiberkit: unknown command "frobnicate"\n\nusage: hiberkit/],
+    ['an unknown flag', ['hibernate', '--frobnicate'], 'stderr', /^hiberkit: Unknown option '--frobnicate'/],
+    ['a flag without its value', ['hibernate', '--compress'], 'stderr', /^hiberkit: Option '--compress <value>' argument missing/],
+    ['a value not allowed', ['hibernate', '--compress', 'zstd'], 'stderr', /^hiberkit: --compress: "zstd" is not one of lz4, none\n/],
+    ['a size that is no size', ['hibernate', '--image-size', 'lots'], 'stderr', /^hiberkit: --image-size: "lots" is not a size/],
+    ['swap-offset without its FILE', ['swap-offset'], 'stderr', /^hiberkit: swap-offset takes one FILE\n/],
+  ] as const)('%s', async (_what, argv, stream, message) => {
+    expect(await main([...argv])).toBe(2);
+    expect(output[stream]).toMatch(message);
+    expect(output[stream]).toContain('usage: hiberkit <command> [options]');
+  });
+
+  test('--help is not an error', async () => {
+    expect(await main(['--help'])).toBe(0);
+    expect(output.stdout).toMatch(/^usage: hiberkit <command>/);
+  });
+});
+
+describe('the config file gives the defaults, flags override them', () => {
+  test('compress and power-off from the file, compress overridden by a flag', async () => {
+    const machine = machines.machine();
+    const config = join(machines.dir(), 'hiberkit.conf');
+    writeFileSync(config, '# this machine\ncompress = none\npower-off = shutdown   # no ACPI S4 wanted\n\nresume-device = /dev/vda\n');
+
+    const hibernating = main(['hibernate', '--emulate', machine.dir, '--config', config]);
+    await untilOff(machine, hibernating);
+    expect(await inspectJson(machine.dir, '--config', config)).toMatchObject({ present: true, compression: 'none', platformMode: false, ratio: expect.closeTo(1, 1) });
+    expect(await main(['resume', '--emulate', machine.dir, '--config', config])).toBe(0);
+    expect(await hibernating).toBe(0);
+
+    const overridden = main(['hibernate', '--emulate', machine.dir, '--config', config, '--compress', 'lz4']);
+    await untilOff(machine, overridden);
+    expect(await inspectJson(machine.dir, '--config', config)).toMatchObject({ present: true, compression: 'lz4', platformMode: false });
+    expect(await main(['resume', '--emulate', machine.dir, '--config', config])).toBe(0);
+    expect(await overridden).toBe(0);
+  });
+
+  test('a bad config file is refused with its line (exit code 1); a named file that is missing too', async () => {
+    const machine = machines.machine();
+    const config = join(machines.dir(), 'hiberkit.conf');
+    writeFileSync(config, 'compress = lz4\npower-of = shutdown\n');
+    expect(await main(['hibernate', '--emulate', machine.dir, '--config', config])).toBe(1);
+    expect(output.stderr).toMatch(new RegExp(`^hiberkit: ${config}:2: unknown setting "power-of" \\(known: `));
+    expect(await main(['inspect', '--emulate', machine.dir, '--config', join(machine.dir, 'nothing.conf')])).toBe(1);
+    expect(output.stderr).toMatch(/hiberkit: cannot read .*nothing\.conf: ENOENT/);
+    expect(machine.kernel.syncCount).toBe(0);
+  });
+});
+
+// ---- separate processes, running the built CLI --------------------------------------------------
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist/lib/cli.js');
+
+interface RunningCli {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `node dist/lib/cli.js ...args`; `extraFds` adds pipes after stdio (fd 3, …). */
+function startCli(args: string[], extraFds = 0): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = startCli(args);
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** A machine created here and switched off, for other processes to boot. */
+function machineForOtherProcesses(): string {
+  const machine = machines.machine();
+  machine.shutdown();
+  return machine.dir;
+}
+
+/** Waits until the machine in `dir`, run by another process, is switched off. */
+async function switchedOff(dir: string): Promise<void> {
+  await vi.waitFor(() => expect(JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8'))).toMatchObject({ state: 'off' }), { timeout: 15_000, interval: 20 });
+}
+
+/** Hibernates in one process and resumes in another; the first must report its resume and exit 0. */
+async function cycleInTwoProcesses(dir: string): Promise<void> {
+  const hibernating = startCli(['hibernate', '--emulate', dir]);
+  await switchedOff(dir);
+  const resumed = await runCli(['resume', '--emulate', dir]);
+  expect(resumed).toMatchObject({ code: 0, stdout: expect.stringContaining('hiberkit: image restored from /dev/vda') });
+  expect(await hibernating.exited).toBe(0);
+  expect(hibernating.stdout()).toMatch(/^hiberkit: resumed after hibernating to \/dev\/vda/m);
+}
+
+/** Newest modification time of the TypeScript sources the CLI is built from. */
+function newestSource(): number {
+  let newest = statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs;
+  for (const dir of ['lib', 'emulator']) {
+    for (const file of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
+      if (file.endsWith('.ts')) newest = Math.max(newest, statSync(join(ROOT, dir, file)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** `npx tsc -p tsconfig.build.json`, unless dist is newer than every source (as right after `npm run build`). */
+async function buildUnlessFresh(): Promise<void> {
+  if (existsSync(CLI) && statSync(CLI).mtimeMs > newestSource()) return;
+  const started = Date.now();
+  // Other people's files may be mid-edit and fail the typecheck; tsc emits all the same, and the emitted CLI is what is tested here.
+  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]).catch(() => {});
+  expect(statSync(CLI).mtimeMs).toBeGreaterThanOrEqual(started - 1000);
+}
+
+describe('the built CLI in separate processes', () => {
+  beforeAll(buildUnlessFresh, 120_000);
+
+  test('/dev/snapshot held by another process: hibernate exits 1 with EBUSY; once that process is gone the device opens again', async () => {
+    const dir = machineForOtherProcesses();
+    const holder = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', `const { openEmulatedMachine } = await import(${JSON.stringify(join(ROOT, 'dist/emulator/index.js'))});
+openEmulatedMachine(process.argv[1]).openSnapshot('write-only');
+process.stdout.write('holding\\n');
+setInterval(() => {}, 1000);`, dir],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise((resolve) => holder.stdout!.once('data', resolve));
+    const refused = await runCli(['hibernate', '--emulate', dir]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^hiberkit: open failed on \/dev\/snapshot: EBUSY \(\/dev\/snapshot is already open/m);
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('close', resolve));
+    // Its file closed with it: the next open takes the device.
+    machines.boot(dir).openSnapshot('write-only').close();
+  });
+
+  test('a second hibernate while one runs exits 1 with ALREADY_RUNNING; when the first dies, the next takes its lock over', async () => {
+    const dir = machineForOtherProcesses();
+    // The first stops at its passphrase (fd 3, never written): it holds the lock, nothing is open yet.
+    const first = startCli(['hibernate', '--emulate', dir, '--encrypt', 'passphrase', '--passphrase-fd', '3'], 1);
+    await vi.waitFor(() => expect(first.stdout()).toContain('hiberkit: swap /dev/vda'), { timeout: 15_000, interval: 20 });
+    const second = await runCli(['hibernate', '--emulate', dir]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(`hiberkit: another hiberkit hibernate is running (pid ${first.child.pid}, lock ${join(dir, 'hiberkit.lock')}); wait for it to finish\n`);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    await cycleInTwoProcesses(dir);
+  });
+});
