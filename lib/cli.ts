@@ -131,7 +131,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
     const backend = await openBackend({ emulate: values.emulate });
     const report = await inspect({ ...settingsFrom(values), backend });
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : describeImage(report));
-    return report.present && !report.valid ? 1 : 0;
+    return report.valid === false ? 1 : 0;
   },
 
   async discard(values) {
@@ -176,7 +176,8 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
 function describeImage(report: ImageReport): string {
   const where = `${report.blockDevice} (header page ${report.resumePage})`;
   if (!report.present) return `no hiberkit image on ${where}\n`;
-  const lines = [`hiberkit image on ${where}: ${report.valid ? 'valid' : `NOT VALID (${report.problem?.code})`}`];
+  const verdict = report.valid === undefined ? 'encrypted, not verified (give --passphrase-file to check it)' : report.valid ? 'valid' : `NOT VALID (${report.problem?.code})`;
+  const lines = [`hiberkit image on ${where}: ${verdict}`];
   if (report.problem) lines.push(`  problem:     ${report.problem.message}`);
   if (report.streamBytes !== undefined) {
     lines.push(
@@ -185,6 +186,7 @@ function describeImage(report: ImageReport): string {
       `  kernel:      ${report.kernelRelease}`,
       `  machine:     ${report.machineId}`,
       `  power-off:   ${report.platformMode ? 'platform' : 'shutdown/reboot'}`,
+      `  encryption:  ${report.encrypted ? `AES-256-GCM, key sealed with ${report.keyKind}` : 'none (CRC32C checksums only)'}`,
     );
   }
   return `${lines.join('\n')}\n`;

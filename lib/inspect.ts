@@ -4,7 +4,9 @@
  */
 import { HiberkitError } from './errors.js';
 import { resumeTarget } from './target.js';
-import { loadImage, readMarker } from './image/reader.js';
+import { loadImage, readHeaderSummary, readMarker } from './image/reader.js';
+import { unlockerFor } from './crypto/image-keys.js';
+import { PAGE_SIZE } from './ioctls.js';
 import type { Backend } from './backend.js';
 import type { Settings } from './config.js';
 
@@ -16,7 +18,11 @@ export interface ImageReport {
   blockDevice: string;
   resumePage: number;
   present: boolean;
-  /** Every checksum verified and the image made for this kernel and machine. */
+  /**
+   * Every checksum (and, for an encrypted image, every authentication tag) verified, and the image
+   * made for this kernel and machine. Absent when it could not be checked: an encrypted image
+   * without a passphrase source (--passphrase-file / --passphrase-fd).
+   */
   valid?: boolean;
   /** Why it is not valid (a HiberkitError code and message). */
   problem?: { code: string; message: string };
@@ -25,6 +31,9 @@ export interface ImageReport {
   compression?: string;
   /** storedBytes / streamBytes. */
   ratio?: number;
+  encrypted?: boolean;
+  /** How an encrypted image's key is sealed. */
+  keyKind?: 'passphrase' | 'public-key';
   createdAt?: string;
   kernelRelease?: string;
   machineId?: string;
@@ -38,33 +47,38 @@ export async function inspect(options: InspectOptions): Promise<ImageReport> {
     throw new HiberkitError('NO_RESUME_DEVICE', 'no resume device: pass --resume-device, set resume-device in /etc/hiberkit.conf, or boot with resume=');
   }
   const storage = backend.openBlockDevice(target.blockDevice, { write: false, direct: true });
+  const report: ImageReport = { blockDevice: target.blockDevice, resumePage: target.resumePage, present: false };
   try {
-    const base = { blockDevice: target.blockDevice, resumePage: target.resumePage };
-    if (!readMarker(storage, target.resumePage)) return { ...base, present: false };
-    try {
-      const image = await loadImage(storage, target.resumePage, {
-        kernelRelease: backend.system.kernelRelease(),
-        machineId: backend.system.machineId(),
-      });
-      const { header } = image;
-      return {
-        ...base,
-        present: true,
-        valid: true,
-        streamBytes: header.streamPages * 4096,
-        storedBytes: header.storedBytes,
-        compression: header.compressed ? 'lz4' : 'none',
-        ratio: header.storedBytes / (header.streamPages * 4096),
-        createdAt: new Date(header.createdAtMs).toISOString(),
-        kernelRelease: header.kernelRelease,
-        machineId: header.machineId,
-        platformMode: header.platformMode,
-      };
-    } catch (err) {
-      if (!(err instanceof HiberkitError)) throw err;
-      return { ...base, present: true, valid: false, problem: { code: err.code, message: err.message } };
-    }
+    if (!readMarker(storage, target.resumePage)) return report;
+    report.present = true;
+    const { header, keyKind } = readHeaderSummary(storage, target.resumePage);
+    Object.assign(report, {
+      streamBytes: header.streamPages * PAGE_SIZE,
+      storedBytes: header.storedBytes,
+      compression: header.compressed ? 'lz4' : 'none',
+      ratio: header.storedBytes / (header.streamPages * PAGE_SIZE),
+      encrypted: header.encrypted,
+      createdAt: new Date(header.createdAtMs).toISOString(),
+      kernelRelease: header.kernelRelease,
+      machineId: header.machineId,
+      platformMode: header.platformMode,
+      ...(keyKind ? { keyKind } : {}),
+    });
+    const canUnlock = options.passphraseFile !== undefined || options.passphraseFd !== undefined;
+    if (header.encrypted && !canUnlock) return report;
+    await loadImage(
+      storage,
+      target.resumePage,
+      { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
+      { unlock: unlockerFor(options, () => {}) },
+    );
+    report.valid = true;
+  } catch (err) {
+    if (!(err instanceof HiberkitError)) throw err;
+    report.valid = false;
+    report.problem = { code: err.code, message: err.message };
   } finally {
     storage.close();
   }
+  return report;
 }

@@ -45,7 +45,9 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
         storage,
         target.resumePage,
         { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
-        { unlock: unlockerFor(options, progress) },
+        // A system set up for encrypted images resumes nothing else: whoever can write the disk
+        // could otherwise put a plain, unauthenticated image in its place.
+        { unlock: unlockerFor(options, progress), requireEncryption: (options.encrypt ?? 'none') !== 'none' },
       );
       progress(`verified ${image.header.streamPages} pages (${image.header.storedBytes} bytes stored); uploading`);
       const device = backend.openSnapshot('restore');

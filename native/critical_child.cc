@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "image_crypto.h"
 #include "progress_line.h"
 #include "snapshot_ioctls.h"
 
@@ -229,6 +230,11 @@ class HibernateSequence final : ChildSequence {
     uint64_t lock_start = MonotonicMicros();
     const char* lock_call = nullptr;
     if (int err = LockChildMemory(plan_.memory, &lock_call)) FailUnfrozen(lock_call, nullptr, err);
+    // OpenSSL's code lives in the node binary, which precise locking does not lock up front: run
+    // every cipher call once now so its pages are resident and locked before the freeze.
+    if (plan_.workspace.cipher != nullptr && !plan_.workspace.cipher->Rehearse()) {
+      FailUnfrozen("image-cipher", nullptr, EINVAL);
+    }
     report_->lock_us = MonotonicMicros() - lock_start;
     report_->memory_use = MeasureMemoryUse();
 

@@ -136,7 +136,7 @@ describe("another tool's hibernation image is not hiberkit's to touch", () => {
     expect(progress).toEqual([expect.stringContaining(`holds an image of ${owner} (signature "${signature}"); hiberkit leaves it alone`)]);
     expect(openSnapshot).not.toHaveBeenCalled();
     expect(signatureOf(diskPage(machine))).toBe(signature);
-    await expect(inspect({ backend: machine.backend })).rejects.toMatchObject({ code: 'FOREIGN_SIGNATURE' });
+    expect(await inspect({ backend: machine.backend })).toMatchObject({ present: false, valid: false, problem: { code: 'FOREIGN_SIGNATURE' } });
     await expect(hibernate({ backend: machine.backend })).rejects.toMatchObject({ code: 'FOREIGN_SIGNATURE', message: expect.stringMatching(/will not overwrite it/) });
 
     machine.shutdown();

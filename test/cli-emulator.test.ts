@@ -9,17 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../lib/cli.js';
-import { SWAP_FILE, SWAP_FILE_PAGE, diskPage, flipByte, imageLayout, signatureOf, untilOff, useCliOutput, useMachines } from './flows-support.js';
+import { SWAP_FILE, SWAP_FILE_PAGE, diskPage, flipByte, imageLayout, inspectJson, signatureOf, untilOff, useCliOutput, useMachines } from './flows-support.js';
 
 const machines = useMachines('cli');
 const output = useCliOutput();
-
-/** `hiberkit inspect --json`, parsed. */
-async function inspectJson(dir: string, ...flags: string[]): Promise<Record<string, unknown>> {
-  const from = output.stdout.length;
-  await main(['inspect', '--json', '--emulate', dir, ...flags]);
-  return JSON.parse(output.stdout.slice(from)) as Record<string, unknown>;
-}
 
 /** Runs `hiberkit hibernate` until the machine is off, then `hiberkit resume` in its next boot; returns both exit codes. */
 async function cycle(dir: string, flags: string[] = [], resumeFlags: string[] = flags): Promise<{ hibernated: number; resumed: number }> {
@@ -36,7 +29,7 @@ describe('hibernate, inspect and resume through main()', () => {
     const original = diskPage(machine);
     expect(await main(['inspect', '--emulate', machine.dir])).toBe(0);
     expect(output.stdout).toBe('no hiberkit image on /dev/vda (header page 0)\n');
-    expect(await inspectJson(machine.dir)).toEqual({ blockDevice: '/dev/vda', resumePage: 0, present: false });
+    expect(await inspectJson(output, machine.dir)).toEqual({ blockDevice: '/dev/vda', resumePage: 0, present: false });
 
     const hibernating = main(['hibernate', '--emulate', machine.dir]);
     await untilOff(machine, hibernating);
@@ -44,10 +37,10 @@ describe('hibernate, inspect and resume through main()', () => {
     output.stdout = '';
     expect(await main(['inspect', '--emulate', machine.dir])).toBe(0);
     expect(output.stdout).toMatch(
-      /^hiberkit image on \/dev\/vda \(header page 0\): valid\n {2}image: {7}\d+ MiB stored as [\d.]+ MiB \(lz4, ratio 0\.\d\d\)\n {2}created: {5}\d{4}-\d\d-\d\dT.*Z\n {2}kernel: {6}6\.17\.0-emulated\n {2}machine: {5}[0-9a-f]{32}\n {2}power-off: {3}platform\n$/,
+      /^hiberkit image on \/dev\/vda \(header page 0\): valid\n {2}image: {7}\d+ MiB stored as [\d.]+ MiB \(lz4, ratio 0\.\d\d\)\n {2}created: {5}\d{4}-\d\d-\d\dT.*Z\n {2}kernel: {6}6\.17\.0-emulated\n {2}machine: {5}[0-9a-f]{32}\n {2}power-off: {3}platform\n {2}encryption: {2}none \(CRC32C checksums only\)\n$/,
     );
-    const report = await inspectJson(machine.dir);
-    expect(report).toMatchObject({ present: true, valid: true, compression: 'lz4', kernelRelease: '6.17.0-emulated', machineId: machine.config.machineId, platformMode: true });
+    const report = await inspectJson(output, machine.dir);
+    expect(report).toMatchObject({ present: true, valid: true, compression: 'lz4', encrypted: false, kernelRelease: '6.17.0-emulated', machineId: machine.config.machineId, platformMode: true });
     expect(report.storedBytes as number).toBeLessThan(report.streamBytes as number);
 
     output.stdout = '';
@@ -59,7 +52,7 @@ describe('hibernate, inspect and resume through main()', () => {
 
     expect(machine.ram.fingerprint()).toBe(snapshotRam);
     expect(diskPage(machine).equals(original)).toBe(true);
-    expect(await inspectJson(machine.dir)).toMatchObject({ present: false });
+    expect(await inspectJson(output, machine.dir)).toMatchObject({ present: false });
   });
 
   test('a swap file: swap-offset gives the resume offset, and hibernate and resume use it', async () => {
@@ -73,7 +66,7 @@ describe('hibernate, inspect and resume through main()', () => {
     await untilOff(machine, hibernating);
     expect(signatureOf(diskPage(machine, offset))).toBe('HIBERKIT01');
     expect(signatureOf(diskPage(machine, 0))).not.toBe('HIBERKIT01');
-    expect(await inspectJson(machine.dir, ...where)).toMatchObject({ blockDevice: '/dev/vda', resumePage: offset, present: true, valid: true });
+    expect(await inspectJson(output, machine.dir, ...where)).toMatchObject({ blockDevice: '/dev/vda', resumePage: offset, present: true, valid: true });
     expect(await main(['resume', '--emulate', machine.dir, ...where])).toBe(0);
     expect(await hibernating).toBe(0);
     expect(output.stdout).toMatch(/^hiberkit: resumed after hibernating to \/dev\/vda /m);
@@ -174,13 +167,13 @@ describe('the config file gives the defaults, flags override them', () => {
 
     const hibernating = main(['hibernate', '--emulate', machine.dir, '--config', config]);
     await untilOff(machine, hibernating);
-    expect(await inspectJson(machine.dir, '--config', config)).toMatchObject({ present: true, compression: 'none', platformMode: false, ratio: expect.closeTo(1, 1) });
+    expect(await inspectJson(output, machine.dir, '--config', config)).toMatchObject({ present: true, compression: 'none', platformMode: false, ratio: expect.closeTo(1, 1) });
     expect(await main(['resume', '--emulate', machine.dir, '--config', config])).toBe(0);
     expect(await hibernating).toBe(0);
 
     const overridden = main(['hibernate', '--emulate', machine.dir, '--config', config, '--compress', 'lz4']);
     await untilOff(machine, overridden);
-    expect(await inspectJson(machine.dir, '--config', config)).toMatchObject({ present: true, compression: 'lz4', platformMode: false });
+    expect(await inspectJson(output, machine.dir, '--config', config)).toMatchObject({ present: true, compression: 'lz4', platformMode: false });
     expect(await main(['resume', '--emulate', machine.dir, '--config', config])).toBe(0);
     expect(await overridden).toBe(0);
   });

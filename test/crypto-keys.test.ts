@@ -68,6 +68,15 @@ describe('data key sealing', () => {
     }
   });
 
+  test('a damaged key block cannot ask for absurd scrypt work', () => {
+    const block = sealDataKey(newDataKey(), { passphrase: pass('pw') });
+    for (const [at, value] of [[8, 0], [9, 0], [10, 0], [8, 30], [9, 255]] as const) {
+      const bad = Buffer.from(block);
+      bad[at] = value;
+      expect(codeOf(() => openDataKey(bad, { passphrase: pass('pw') })), `byte ${at} = ${value}`).toBe('IMAGE_CORRUPT');
+    }
+  });
+
   test('image keys are distinct and deterministic', () => {
     const key = newDataKey();
     const a = deriveImageKeys(key);

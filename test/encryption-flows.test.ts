@@ -1,14 +1,15 @@
 // Encrypted images through the CLI on an emulated machine: sealed with a passphrase (read from a
 // file) or to a public key made by `hiberkit keygen`, resumed with the right secret; a wrong
 // passphrase either keeps the image for another try or discards it, as asked; `discard` needs no
-// key. The image on disk holds no page of the RAM in clear.
+// key; a machine set up for encryption refuses a plain image put in place of its encrypted one.
+// The image on disk holds no page of the RAM in clear.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
 import { main } from '../lib/cli.js';
 import type { EmulatedMachine } from '../emulator/machine.js';
 import { PAGE_ANON } from '../emulator/ram.js';
-import { diskPage, signatureOf, untilOff, useCliOutput, useMachines } from './flows-support.js';
+import { diskPage, inspectJson, signatureOf, untilOff, useCliOutput, useMachines } from './flows-support.js';
 
 const machines = useMachines('encryption');
 const output = useCliOutput();
@@ -19,12 +20,15 @@ function secretFile(text: string): string {
   return file;
 }
 
-/** Starts `hiberkit hibernate` with `flags` and resolves once the machine is off, with the pending exit code. */
-async function hibernated(machine: EmulatedMachine, flags: string[]): Promise<Promise<number>> {
-  const hibernating = main(['hibernate', '--emulate', machine.dir, ...flags]);
-  await untilOff(machine, hibernating);
+/**
+ * Starts `hiberkit hibernate` with `flags` and resolves once the machine is off, with the exit code
+ * still to come (wrapped: an async function would otherwise wait for it).
+ */
+async function hibernated(machine: EmulatedMachine, flags: string[]): Promise<{ exitCode: Promise<number> }> {
+  const exitCode = main(['hibernate', '--emulate', machine.dir, ...flags]);
+  await untilOff(machine, exitCode);
   expect(signatureOf(diskPage(machine))).toBe('HIBERKIT01');
-  return hibernating;
+  return { exitCode };
 }
 
 /** Anonymous pages of the RAM the image was made from: process memory, which must not be on disk in clear. */
@@ -43,8 +47,12 @@ describe('an image sealed with a passphrase', () => {
   test('hibernate and resume with --passphrase-file; the disk holds no RAM page in clear', async () => {
     const machine = machines.machine();
     const passphrase = secretFile('correct horse battery staple');
-    const hibernating = await hibernated(machine, ['--encrypt', 'passphrase', '--passphrase-file', passphrase, '--compress', 'none']);
+    const { exitCode: hibernating } = await hibernated(machine, ['--encrypt', 'passphrase', '--passphrase-file', passphrase, '--compress', 'none']);
     expect(output.stdout).toContain('hiberkit: image encrypted (passphrase, AES-256-GCM)\n');
+    // Without the passphrase inspect can say what the image is, not whether it is intact.
+    expect(await inspectJson(output, machine.dir)).toMatchObject({ present: true, encrypted: true, keyKind: 'passphrase', compression: 'none' });
+    expect((await inspectJson(output, machine.dir)).valid).toBeUndefined();
+    expect(await inspectJson(output, machine.dir, '--passphrase-file', passphrase)).toMatchObject({ present: true, valid: true, encrypted: true });
     const disk = readFileSync(join(machine.dir, 'disks', 'vda.img'));
     const samples = anonymousPages(machine, 16);
     expect(samples).toHaveLength(16);
@@ -62,7 +70,7 @@ describe('an image sealed with a passphrase', () => {
     const machine = machines.machine();
     const right = secretFile('correct horse battery staple');
     const wrong = secretFile('incorrect horse');
-    const hibernating = await hibernated(machine, ['--encrypt', 'passphrase', '--passphrase-file', right]);
+    const { exitCode: hibernating } = await hibernated(machine, ['--encrypt', 'passphrase', '--passphrase-file', right]);
 
     const next = machines.boot(machine.dir);
     const openSnapshot = vi.spyOn(next.backend, 'openSnapshot');
@@ -78,7 +86,7 @@ describe('an image sealed with a passphrase', () => {
   test('a wrong passphrase with --on-bad-passphrase discard: refused, and the swap header is back', async () => {
     const machine = machines.machine();
     const original = diskPage(machine);
-    const hibernating = await hibernated(machine, ['--encrypt', 'passphrase', '--passphrase-file', secretFile('correct horse battery staple')]);
+    const { exitCode: hibernating } = await hibernated(machine, ['--encrypt', 'passphrase', '--passphrase-file', secretFile('correct horse battery staple')]);
     const next = machines.boot(machine.dir);
     expect(await main(['resume', '--emulate', machine.dir, '--passphrase-file', secretFile('incorrect horse'), '--on-bad-passphrase', 'discard'])).toBe(1);
     expect(output.stderr).toMatch(/It was discarded and the swap signature put back; the boot continues normally\.\n$/);
@@ -90,7 +98,7 @@ describe('an image sealed with a passphrase', () => {
   test('discard needs no key', async () => {
     const machine = machines.machine();
     const original = diskPage(machine);
-    const hibernating = await hibernated(machine, ['--encrypt', 'passphrase', '--passphrase-file', secretFile('correct horse battery staple')]);
+    const { exitCode: hibernating } = await hibernated(machine, ['--encrypt', 'passphrase', '--passphrase-file', secretFile('correct horse battery staple')]);
     expect(await main(['discard', '--emulate', machine.dir])).toBe(0);
     expect(output.stdout).toContain('hiberkit: image on /dev/vda discarded; the swap signature is back\n');
     const next = machines.boot(machine.dir);
@@ -98,6 +106,20 @@ describe('an image sealed with a passphrase', () => {
     next.finishBoot();
     expect(await hibernating).toBe(1);
   });
+});
+
+test('a system set up for encrypted images refuses a plain one in its place (IMAGE_NOT_ENCRYPTED) and discards it', async () => {
+  const machine = machines.machine();
+  const original = diskPage(machine);
+  const { exitCode: hibernating } = await hibernated(machine, []);
+  const next = machines.boot(machine.dir);
+  const openSnapshot = vi.spyOn(next.backend, 'openSnapshot');
+  expect(await main(['resume', '--emulate', machine.dir, '--encrypt', 'passphrase', '--passphrase-file', secretFile('correct horse battery staple')])).toBe(1);
+  expect(output.stderr).toMatch(/^hiberkit: the image on \/dev\/vda was not restored: .*not encrypted.*It was discarded/m);
+  expect(openSnapshot).not.toHaveBeenCalled();
+  expect(diskPage(next).equals(original)).toBe(true);
+  next.finishBoot();
+  expect(await hibernating).toBe(1);
 });
 
 describe('an image sealed to a public key', () => {
@@ -110,7 +132,7 @@ describe('an image sealed to a public key', () => {
     expect(await main(['keygen', '--out', keys, '--passphrase-file', passphrase])).toBe(1);
     expect(output.stderr).toMatch(/exists; images sealed to it would become unreadable: use --force/);
 
-    const hibernating = await hibernated(machine, ['--encrypt', 'public-key', '--public-key', join(keys, 'key.pub')]);
+    const { exitCode: hibernating } = await hibernated(machine, ['--encrypt', 'public-key', '--public-key', join(keys, 'key.pub')]);
     expect(output.stdout).toContain('hiberkit: image encrypted (public-key, AES-256-GCM)\n');
 
     // Without the private key the image is kept for a try with it.

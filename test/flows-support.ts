@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, vi } from 'vitest';
+import { main } from '../lib/cli.js';
 import { SIGNATURE_OFFSET, decodeExtentMapPage, decodeHeader, decodeMarker, signatureAt, type Extent } from '../lib/image/format.js';
 import type { MachineConfig, MachineConfigInput } from '../emulator/config.js';
 import { openEmulatedMachine, type EmulatedMachine, type OpenMachineOptions } from '../emulator/machine.js';
@@ -125,4 +126,11 @@ export function useCliOutput(): { stdout: string; stderr: string } {
     vi.restoreAllMocks();
   });
   return output;
+}
+
+/** `hiberkit inspect --json` through main(), parsed from what `output` (useCliOutput) captured. */
+export async function inspectJson(output: { stdout: string }, dir: string, ...flags: string[]): Promise<Record<string, unknown>> {
+  const from = output.stdout.length;
+  await main(['inspect', '--json', '--emulate', dir, ...flags]);
+  return JSON.parse(output.stdout.slice(from)) as Record<string, unknown>;
 }

@@ -193,16 +193,11 @@ describe('createNativeCriticalSection', () => {
     }
   });
 
-  it('refuses what it cannot do instead of writing a weaker image', async () => {
+  it('refuses a plan it cannot carry out before taking the device', async () => {
     const { path, original } = markedStorage('refuse.img');
     const storage = new NativeBlockDevice(native, path, { write: true });
     try {
       const section = createNativeCriticalSection(nullDevice);
-      const encrypted = { ...plan(storage, original), encryption: { keyBlock: new Uint8Array(8), dataKey: new Uint8Array(32) } };
-      await expect(section.hibernate(encrypted)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
-      // The refusal came first: the device was not handed over.
-      expect(encrypted.device.isOpen).toBe(true);
-      encrypted.device.close();
       const foreign = { ...plan(storage, original), storage: { ...storage, path } as never };
       await expect(section.hibernate(foreign)).rejects.toMatchObject({ code: 'WRONG_BACKEND' });
       foreign.device.close();

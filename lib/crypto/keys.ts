@@ -116,7 +116,11 @@ export function openDataKey(block: Uint8Array, unlocker: Unlocker): Buffer {
   if (kind === 'passphrase') {
     if (!('passphrase' in unlocker)) throw new HiberkitError('WRONG_KEY', 'the image is sealed with a passphrase; give the passphrase');
     const [logN, r, p] = [b[PARAMS_OFFSET]!, b[PARAMS_OFFSET + 1]!, b[PARAMS_OFFSET + 2]!];
-    if (logN > 22 || r > 32 || p > 16) throw new HiberkitError('IMAGE_CORRUPT', 'the key block asks for an unreasonable scrypt cost');
+    // The parameters are not authenticated until the unseal: a damaged or forged block must not
+    // make resume allocate gigabytes, nor hand scrypt values it rejects.
+    if (logN < 1 || r < 1 || p < 1 || scryptMemory(logN, r) * p > MAX_SCRYPT_WORK) {
+      throw new HiberkitError('IMAGE_CORRUPT', `the key block asks for an unreasonable scrypt cost (N=2^${logN}, r=${r}, p=${p})`);
+    }
     kek = scryptKek(unlocker.passphrase, b.subarray(PARAMS_OFFSET + 4, PARAMS_OFFSET + 20), logN, r, p);
   } else {
     if (!('privateKey' in unlocker)) throw new HiberkitError('WRONG_KEY', 'the image is sealed to a public key; give its private key');
@@ -148,9 +152,16 @@ export function deriveImageKeys(dataKey: Uint8Array): { chunkKey: Buffer; header
   return { chunkKey: derive('chunks'), headerKey: derive('header') };
 }
 
+/** Bytes scrypt's memory-hard step takes: 128 · N · r. */
+function scryptMemory(logN: number, r: number): number {
+  return 128 * 2 ** logN * r;
+}
+
+/** The most scrypt work (memory × parallelism) a key block may ask of resume: 16× the default. */
+const MAX_SCRYPT_WORK = 16 * scryptMemory(SCRYPT_LOG_N, SCRYPT_R) * SCRYPT_P;
+
 function scryptKek(passphrase: Uint8Array, salt: Uint8Array, logN: number, r: number, p: number): Buffer {
-  const N = 2 ** logN;
-  return scryptSync(passphrase, salt, 32, { N, r, p, maxmem: 256 * N * r + 16 * 1024 * 1024 });
+  return scryptSync(passphrase, salt, 32, { N: 2 ** logN, r, p, maxmem: 2 * scryptMemory(logN, r) + 16 * 1024 * 1024 });
 }
 
 function x25519Kek(priv: KeyObject, pub: KeyObject, ephemeralPublic: Uint8Array, recipientPublic: Uint8Array): Buffer {

@@ -212,7 +212,7 @@ export class ImageWriter {
 
     const map = this.writeExtentMap();
     const headerPage = this.allocPages(1)[0];
-    const header = this.encodeHeader({
+    const fields: ImageHeader = {
       version: FORMAT_VERSION,
       compressed: this.compress,
       platformMode: this.identity.platformMode,
@@ -229,7 +229,8 @@ export class ImageWriter {
       kernelRelease: this.identity.kernelRelease,
       machineId: this.identity.machineId,
       encrypted: this.keys !== null,
-    }, map.sha256);
+    };
+    const header = this.encodeHeader(fields, map.bytes);
     this.writePage(header, headerPage);
     this.storage.flush();
 
@@ -270,13 +271,13 @@ export class ImageWriter {
     this.append(payload);
   }
 
-  /** The header page; an encrypted one with its security block and MAC. */
-  private encodeHeader(header: ImageHeader, extentMapSha256: Uint8Array): Uint8Array {
+  /** The header page; an encrypted one with its security block (which hashes the extent map) and MAC. */
+  private encodeHeader(header: ImageHeader, extentMap: Uint8Array): Uint8Array {
     if (!this.keys) return encodeHeader(header);
     const security = {
       keyBlock: this.keys.keyBlock,
       imageId: this.keys.imageId,
-      extentMapSha256,
+      extentMapSha256: createHash('sha256').update(extentMap).digest(),
       originalSignature: signatureAt(this.originalResumePage, SIGNATURE_OFFSET),
       headerMac: new Uint8Array(MAC_BYTES),
     };
@@ -309,7 +310,7 @@ export class ImageWriter {
   }
 
   /** The extent map pages, chained in order; all are allocated first so each knows its successor. */
-  private writeExtentMap(): { firstPage: number; pages: number; crc32c: number; sha256: Uint8Array } {
+  private writeExtentMap(): { firstPage: number; pages: number; crc32c: number; bytes: Uint8Array } {
     const count = Math.ceil(this.extents.length / EXTENTS_PER_MAP_PAGE);
     const placed = this.allocPages(count);
     const map = this.storage.allocAligned(count * PAGE_SIZE);
@@ -321,7 +322,7 @@ export class ImageWriter {
       map.set(page, i * PAGE_SIZE);
     }
     this.writeRuns(map, placed);
-    return { firstPage: placed[0], pages: count, crc32c: mapCrc, sha256: createHash('sha256').update(map).digest() };
+    return { firstPage: placed[0], pages: count, crc32c: mapCrc, bytes: map };
   }
 
   /** `count` pages from the allocator, as page indexes, checked to be usable. */
