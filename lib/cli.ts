@@ -9,15 +9,13 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, parseSetting, type Settings } from './config.js';
 import { openBackend } from './select-backend.js';
-import { hibernate } from './hibernate.js';
-import { resume } from './resume.js';
-import { inspect, type ImageReport } from './inspect.js';
 import { checkHibernation, mib } from './preflight.js';
-import { runDemo } from './demo.js';
-import { discard } from './discard.js';
-import { writeKeyFiles } from './crypto/keygen.js';
-import { DEFAULT_SECRET_KEY } from './crypto/image-keys.js';
 import { HiberkitError, SnapshotError } from './errors.js';
+import type { ImageReport } from './inspect.js';
+
+// Each command imports what it runs when it runs: node compiles every module it loads, which
+// in a slow initramfs boot costs seconds, and `resume` with no image must return at once
+// rather than first compile the emulator (demo), the key tools and the hibernation path.
 
 const USAGE = `usage: hiberkit <command> [options]
 
@@ -105,6 +103,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   async hibernate(values) {
     const settings = settingsFrom(values);
     const backend = await openBackend({ emulate: values.emulate });
+    const { hibernate } = await import('./hibernate.js');
     const result = await hibernate({ ...settings, backend, onProgress: say });
     say(`resumed after hibernating to ${result.blockDevice} (${((result.elapsedMs) / 1000).toFixed(1)} s wall clock)`);
     return 0;
@@ -113,6 +112,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   async resume(values) {
     const settings = settingsFrom(values);
     const backend = await openBackend({ emulate: values.emulate });
+    const { resume } = await import('./resume.js');
     const result = await resume({ ...settings, backend, onProgress: say });
     switch (result.status) {
       case 'no-resume-device':
@@ -129,6 +129,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
 
   async inspect(values) {
     const backend = await openBackend({ emulate: values.emulate });
+    const { inspect } = await import('./inspect.js');
     const report = await inspect({ ...settingsFrom(values), backend });
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : describeImage(report));
     return report.valid === false ? 1 : 0;
@@ -136,12 +137,14 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
 
   async discard(values) {
     const backend = await openBackend({ emulate: values.emulate });
+    const { discard } = await import('./discard.js');
     const result = await discard({ ...settingsFrom(values), backend });
     say(result.discarded ? `image on ${result.blockDevice} discarded; the swap signature is back` : `no hiberkit image on ${result.blockDevice}`);
     return 0;
   },
 
   async keygen(values) {
+    const [{ writeKeyFiles }, { DEFAULT_SECRET_KEY }] = await Promise.all([import('./crypto/keygen.js'), import('./crypto/image-keys.js')]);
     const dir = values.out ?? dirname(DEFAULT_SECRET_KEY);
     const settings = settingsFrom(values);
     const { secretPath, publicPath } = writeKeyFiles(dir, settings, values.force ?? false);
@@ -168,6 +171,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   },
 
   async demo(values) {
+    const { runDemo } = await import('./demo.js');
     await runDemo({ dir: values.dir ?? values.emulate, memory: values.memory, print: (line) => process.stdout.write(`${line}\n`) });
     return 0;
   },
