@@ -8,7 +8,6 @@ import { HiberkitError } from './errors.js';
 import { resumeTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { invalidateImage, loadImage, readMarker } from './image/reader.js';
-import { isKeyFailure, unlockerFor } from './crypto/image-keys.js';
 import type { Backend, BlockDevice } from './backend.js';
 import type { Settings } from './config.js';
 
@@ -25,8 +24,8 @@ export type ResumeResult =
   /** Emulator only: control passed to the restored image (a real restore never returns). */
   | { status: 'restored'; blockDevice: string };
 
-/** Pages handed to /dev/snapshot per writev: large batches, few system calls. */
-const UPLOAD_BATCH_PAGES = 256;
+/** Pages handed to /dev/snapshot per call: one full writev (the kernel takes at most 1024 segments). */
+const UPLOAD_BATCH_PAGES = 1024;
 
 export async function resume(options: ResumeOptions): Promise<ResumeResult> {
   const { backend } = options;
@@ -39,6 +38,8 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
     const marker = foreignAsNone(() => readMarker(storage, target.resumePage), progress);
     if (!marker) return { status: 'no-image', blockDevice: target.blockDevice };
 
+    // Only now that there is an image: the key tools are not worth compiling for a boot without one.
+    const { isKeyFailure, unlockerFor } = await import('./crypto/image-keys.js');
     try {
       progress(`image found on ${target.blockDevice}; loading and verifying`);
       const image = await loadImage(
@@ -47,9 +48,15 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
         { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
         // A system set up for encrypted images resumes nothing else: whoever can write the disk
         // could otherwise put a plain, unauthenticated image in its place.
-        { unlock: unlockerFor(options, progress), requireEncryption: (options.encrypt ?? 'none') !== 'none' },
+        {
+          unlock: unlockerFor(options, progress),
+          requireEncryption: (options.encrypt ?? 'none') !== 'none',
+          availableMemoryBytes: backend.system.memoryBytes() - backend.system.memoryInUseBytes(),
+        },
       );
-      progress(`verified ${image.header.streamPages} pages (${image.header.storedBytes} bytes stored); uploading`);
+      progress(
+        `verified ${image.header.streamPages} pages (${image.header.storedBytes} bytes stored)${image.decodedOnce ? ', decoded once and kept in memory' : ''}; uploading`,
+      );
       const device = backend.openSnapshot('restore');
       try {
         await upload(image.pages(UPLOAD_BATCH_PAGES), device.writePages.bind(device));

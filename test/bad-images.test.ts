@@ -66,7 +66,7 @@ const DAMAGES: Damage[] = [
   {
     name: 'made by another kernel release (the machine boots 7.0 now)',
     code: 'WRONG_KERNEL',
-    message: /made by kernel 6\.17\.0-emulated, this is 7\.0\.0-emulated/,
+    message: /made by kernel 6\.17\.0-emulated, this is 7\.0\.0-emulated\. It was discarded/,
     damage: (_first, dir) => changeMachine(dir, (config) => ({ ...config, kernel: KERNEL_PROFILES['7.0'] })),
   },
   {

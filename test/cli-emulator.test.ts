@@ -15,11 +15,11 @@ const machines = useMachines('cli');
 const output = useCliOutput();
 
 /** Runs `hiberkit hibernate` until the machine is off, then `hiberkit resume` in its next boot; returns both exit codes. */
-async function cycle(dir: string, flags: string[] = [], resumeFlags: string[] = flags): Promise<{ hibernated: number; resumed: number }> {
+async function cycle(dir: string): Promise<{ hibernated: number; resumed: number }> {
   const machine = machines.boot(dir);
-  const hibernating = main(['hibernate', '--emulate', dir, ...flags]);
+  const hibernating = main(['hibernate', '--emulate', dir]);
   await untilOff(machine, hibernating);
-  const resumed = await main(['resume', '--emulate', dir, ...resumeFlags]);
+  const resumed = await main(['resume', '--emulate', dir]);
   return { hibernated: await hibernating, resumed };
 }
 
@@ -294,6 +294,7 @@ setInterval(() => {}, 1000);`, dir],
     expect(second.stderr).toBe(`hiberkit: another hiberkit hibernate is running (pid ${first.child.pid}, lock ${join(dir, 'hiberkit.lock')}); wait for it to finish\n`);
     first.child.kill('SIGKILL');
     await first.exited;
+    first.child.stdio[3]!.destroy();
 
     await cycleInTwoProcesses(dir);
   });

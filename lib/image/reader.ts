@@ -50,6 +50,12 @@ import type { BlockDevice } from '../backend.js';
 /** Largest single read of the chunk stream. */
 const READ_BYTES = 8 << 20;
 
+/**
+ * Memory left free beside the decoded stream and the kernel's copy of it when loadImage decides
+ * to keep the decoded stream: the rest of the boot (and node itself) still needs room.
+ */
+const DECODE_ONCE_MARGIN_BYTES = 64 << 20;
+
 /** A resume page that carries hiberkit's marker. */
 export interface FoundMarker {
   /** The resume page as it is on disk. */
@@ -82,6 +88,13 @@ export interface LoadOptions {
    * the disk could put a plain image of their making in place of the encrypted one.
    */
   requireEncryption?: boolean;
+  /**
+   * Memory the system has available now (MemAvailable). When it holds the stored stream, the
+   * decoded stream and the kernel's own copy of the image with room to spare, verification keeps
+   * every chunk it decodes and pages() hands out those bytes: each chunk is decompressed once.
+   * Without it, or when memory is short, pages() decodes every chunk a second time.
+   */
+  availableMemoryBytes?: number;
 }
 
 /** What readHeaderSummary finds: facts from the header, checked for damage but not authenticated. */
@@ -155,8 +168,9 @@ export async function loadImage(storage: BlockDevice, resumePage: number, expect
     checkPlacement(header, extents, [resumePage, marker.headerPage, ...mapPages], Math.floor(storage.size / PAGE_SIZE));
     const stream = await readChunkStream(storage, extents);
     if (!isZero(stream, header.storedBytes, stream.length)) throw corrupt('the padding after the last chunk record is not zero');
-    const chunks = verifyStream(stream, header, sealed);
-    return new LoadedImage(marker, header, extents, found, chunks);
+    const decoded = keepsDecodedStream(header, options.availableMemoryBytes) ? new Uint8Array(header.streamPages * PAGE_SIZE) : null;
+    const chunks = verifyStream(stream, header, sealed, decoded);
+    return new LoadedImage(marker, header, extents, found, decoded ?? chunks);
   } finally {
     if (sealed) wipe(sealed.chunkKey);
   }
@@ -170,9 +184,17 @@ export class LoadedImage {
     /** The chunk stream's extents on the device, in stream order. */
     readonly extents: readonly Extent[],
     private readonly found: FoundMarker,
-    /** Every chunk, verified (and decrypted in place), as views of the chunk stream read from disk. */
-    private readonly chunks: readonly ChunkRecord[],
+    /**
+     * The whole uncompressed stream, decoded during verification; or, when there was no room for
+     * it, every chunk, verified (and decrypted in place), as views of the chunk stream read from disk.
+     */
+    private readonly content: Uint8Array | readonly ChunkRecord[],
   ) {}
+
+  /** Whether the uncompressed stream was kept from verification, so pages() decodes nothing again. */
+  get decodedOnce(): boolean {
+    return this.content instanceof Uint8Array;
+  }
 
   /** The swap header page to write back to discard the image. */
   get originalPage(): Uint8Array {
@@ -181,15 +203,20 @@ export class LoadedImage {
 
   /**
    * The uncompressed snapshot stream, in batches of at most `batchPages` pages (the last one may be
-   * shorter). Each batch is a view of one buffer that is refilled for the next batch: use it (write
-   * it to /dev/snapshot) before asking for the next one.
+   * shorter). Each batch is a view of a buffer that may be refilled for the next batch: use it
+   * (write it to /dev/snapshot) before asking for the next one.
    */
   async *pages(batchPages = 256): AsyncGenerator<Uint8Array, void, undefined> {
     if (!Number.isInteger(batchPages) || batchPages < 1) throw new RangeError(`batchPages must be a positive integer, got ${batchPages}`);
+    if (this.content instanceof Uint8Array) {
+      const step = batchPages * PAGE_SIZE;
+      for (let at = 0; at < this.content.length; at += step) yield this.content.subarray(at, at + step);
+      return;
+    }
     const batch = new Uint8Array(batchPages * PAGE_SIZE);
     const scratch = new Uint8Array(this.header.chunkPages * PAGE_SIZE);
     let fill = 0;
-    for (const chunk of this.chunks) {
+    for (const chunk of this.content) {
       const raw = decodeChunk(chunk, scratch);
       let at = 0;
       while (at < raw.length) {
@@ -227,10 +254,8 @@ function checkIdentity(header: ImageHeader, expect: ExpectedIdentity): void {
     throw new HiberkitError('WRONG_MACHINE', `the image was made on machine ${JSON.stringify(header.machineId)}, this is ${JSON.stringify(expect.machineId)}`);
   }
   if (expect.kernelRelease !== null && header.kernelRelease !== expect.kernelRelease) {
-    throw new HiberkitError(
-      'WRONG_KERNEL',
-      `the image was made by kernel ${header.kernelRelease}, this is ${expect.kernelRelease}; boot ${header.kernelRelease} to resume it`,
-    );
+    // Facts only: whether booting that kernel can still resume it depends on the caller (resume discards it).
+    throw new HiberkitError('WRONG_KERNEL', `the image was made by kernel ${header.kernelRelease}, this is ${expect.kernelRelease}`);
   }
 }
 
@@ -366,16 +391,31 @@ interface ChunkRecord {
 }
 
 /**
- * Checks every chunk record, opens each encrypted payload in place, decodes every chunk and checks
- * the CRC of the whole uncompressed stream.
+ * Whether there is room to keep the decoded stream: the stored stream is already in memory, and
+ * the kernel allocates about the decoded size again while the image is uploaded.
  */
-function verifyStream(stream: Uint8Array, header: ImageHeader, sealed: SealedImage | null): ChunkRecord[] {
-  const scratch = new Uint8Array(header.chunkPages * PAGE_SIZE);
+function keepsDecodedStream(header: ImageHeader, availableMemoryBytes: number | undefined): boolean {
+  if (availableMemoryBytes === undefined) return false;
+  const decodedBytes = header.streamPages * PAGE_SIZE;
+  return availableMemoryBytes >= header.storedBytes + 2 * decodedBytes + DECODE_ONCE_MARGIN_BYTES;
+}
+
+/**
+ * Checks every chunk record, opens each encrypted payload in place, decodes every chunk and checks
+ * the CRC of the whole uncompressed stream. With `decoded`, each chunk is decoded into its place
+ * there (chunk i starts at page i × chunkPages), so the caller has the stream without decoding again.
+ */
+function verifyStream(stream: Uint8Array, header: ImageHeader, sealed: SealedImage | null, decoded: Uint8Array | null): ChunkRecord[] {
+  const chunkBytes = header.chunkPages * PAGE_SIZE;
+  const scratch = decoded ? null : new Uint8Array(chunkBytes);
   const chunks: ChunkRecord[] = [];
   let crc = 0;
   for (const record of chunkRecords(stream, header)) {
     if (sealed) openInPlace(record, sealed);
-    crc = crc32c(decodeChunk(record, scratch), crc);
+    const target = scratch ?? decoded!.subarray(record.chunk.index * chunkBytes);
+    const raw = decodeChunk(record, target);
+    if (decoded && record.chunk.codec !== CODEC_LZ4) target.set(raw);
+    crc = crc32c(raw, crc);
     chunks.push(record);
   }
   if (crc !== header.streamCrc32c) throw corrupt('the uncompressed stream fails its CRC');
