@@ -115,6 +115,12 @@ export function formatReport(report: BenchReport): string {
           `hibernate ${seconds(e.hibernateMs)}, resume ${seconds(e.resumeMs)}: ${e.mibPerSecond.toFixed(0)} MiB/s through both`,
   );
 
+  const noted = report.cycles.filter((c) => c.notes.length > 0);
+  if (noted.length > 0) {
+    out.push('', 'notes:');
+    for (const c of noted) out.push(`  ${c.contender}, ${c.cpus} vCPU, run ${c.run}: ${c.notes.join('; ')}`);
+  }
+
   if (report.failures.length > 0) {
     out.push('', 'failed runs:');
     for (const f of report.failures) out.push(`  ${f.contender}, ${f.cpus} vCPU, run ${f.run}: ${f.error}`);

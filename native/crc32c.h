@@ -1,7 +1,8 @@
 // CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of hiberkit's image format.
 //
 // On x86 CPUs with SSE4.2 (checked once with cpuid when the addon loads) it runs on the crc32
-// instruction; elsewhere on a slicing-by-8 table, the same algorithm as lib/codec/crc32c.ts.
+// instruction, unless a timing at load finds the table faster (as under software emulation);
+// elsewhere on a slicing-by-8 table, the same algorithm as lib/codec/crc32c.ts.
 // Pure computation: no allocation, no lock, safe in the critical section.
 #pragma once
 

@@ -125,6 +125,7 @@ describe('one cycle from its consoles', () => {
     expect(f.checks.find((c) => c.name === 'load, "Read … in S seconds"')).toMatchObject({ hostMs: 2800, guestMs: 2800 });
     expect(f.checks.find((c) => c.name === 'trigger → freeze, guest clock')).toMatchObject({ hostMs: 150 });
     expect(f.logs).toEqual(['/logs/boot1.log', '/logs/boot2.log']);
+    expect(f.notes).toEqual([]);
   });
 
   test("hiberkit's phases come from its progress lines; sizes from its image header", () => {
@@ -147,10 +148,25 @@ describe('one cycle from its consoles', () => {
     expect(f.checks.find((c) => c.name === 'resume start → restore freeze, guest clock')).toMatchObject({ hostMs: 14500, guestMs: 14500 });
   });
 
-  test('a missing boundary names the pattern and the log', () => {
+  /** Boot 1 of hiberkitBoots() with only its first `count` lines. */
+  function cutBoot1(count: number): [BootResult, BootResult] {
     const [first, second] = hiberkitBoots();
-    const cut = boot(1, first.log.split('\n').slice(0, 6).map((line, i) => [first.lineTimesMs[i]!, line]), first.elapsedMs);
-    expect(() => figures('hiberkit-lz4', [cut, second])).toThrow(/end of phase "write".*\/logs\/boot1\.log/);
+    return [boot(1, first.log.split('\n').slice(0, count).map((line, i) => [first.lineTimesMs[i]!, line]), first.elapsedMs), second];
+  }
+
+  test('a missing boundary names the pattern and the log', () => {
+    expect(() => figures('hiberkit-lz4', cutBoot1(5))).toThrow(/end of phase "freeze \+ snapshot".*\/logs\/boot1\.log/);
+  });
+
+  test('a lost "image saved" line: the write phase runs to the power-off, and a note says so', () => {
+    const f = figures('hiberkit-lz4', cutBoot1(6));
+    expect(f.hibernatePhases.slice(-2)).toEqual([
+      { name: 'write', ms: 6250 },
+      { name: 'power-off', ms: 0 },
+    ]);
+    expect(f.writeMs).toBe(6250);
+    expect(f.notes).toEqual(['"write" is counted up to the end of "power-off": its line was still in the console buffer when the machine powered off']);
+    expect(f.checks.map((c) => c.name)).not.toContain('write, critical section clock');
   });
 
   test('a memory load that did not survive the cycle is an error, not a figure', () => {
