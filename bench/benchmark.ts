@@ -3,7 +3,9 @@
  * spell of the host hits them all alike; the compressing ones again with more vCPUs; then the
  * VM's own limits for the image sizes seen, and the emulator's throughput on the host.
  */
+import { execFileSync } from 'node:child_process';
 import { cpus as hostCpus } from 'node:os';
+import { REPO_ROOT } from '../test/vm/paths.js';
 import type { Workload } from './contenders.js';
 import { runCycle } from './cycle.js';
 import { measureEmulator, type EmulatorFigures } from './emulator.js';
@@ -25,6 +27,8 @@ export interface BenchReport {
   contenders: string[];
   workload: Workload;
   host: { cpus: number; node: string; guestKernel: string; initramfsBytes: number };
+  /** What was measured: the commit, and the tracked files that differed from it (the guest runs the working tree's build). */
+  revision: { commit: string; modified: string[] };
   cycles: CycleFigures[];
   failures: CycleFailure[];
   summaries: ContenderSummary[];
@@ -32,6 +36,16 @@ export interface BenchReport {
   limits: VmLimits | { error: string } | null;
   emulator: EmulatorFigures | { error: string };
   targets: Target[];
+}
+
+function revision(): BenchReport['revision'] {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' });
+  try {
+    const modified = git('status', '--porcelain', '--untracked-files=no').split('\n').filter(Boolean).map((line) => line.slice(3));
+    return { commit: git('rev-parse', 'HEAD').trim(), modified };
+  } catch {
+    return { commit: 'unknown (not a git checkout)', modified: [] };
+  }
 }
 
 function describeCycle(c: CycleFigures): string {
@@ -53,6 +67,7 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
 
 async function runWith(vm: BenchVm, options: BenchOptions, log: (line: string) => void): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
+  const measured = revision();
   log(`VM: kernel ${vm.kernelRelease}, initramfs ${(vm.initramfsBytes / MIB).toFixed(0)} MiB (${vm.reused ? 'reused' : 'built'})`);
 
   const [mainCpus, ...moreCpus] = options.cpus as [number, ...number[]];
@@ -106,6 +121,7 @@ async function runWith(vm: BenchVm, options: BenchOptions, log: (line: string) =
     contenders: options.contenders.map((c) => c.id),
     workload: options.workload,
     host: { cpus: hostCpus().length, node: process.version, guestKernel: vm.kernelRelease, initramfsBytes: vm.initramfsBytes },
+    revision: measured,
     cycles,
     failures,
     summaries,

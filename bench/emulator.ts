@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openEmulatedMachine, type EmulatedMachine } from '../emulator/index.js';
+import { openEmulatedMachine } from '../emulator/index.js';
 import { hibernate } from '../lib/hibernate.js';
 import { inspect } from '../lib/inspect.js';
 import { resume } from '../lib/resume.js';
@@ -28,16 +28,6 @@ export interface EmulatorFigures {
 
 export class EmulatorRunError extends Error {}
 
-/** Resolves when the machine is off; rejects if hibernation ended (failed) before that. */
-async function switchedOff(machine: EmulatedMachine, hibernating: Promise<unknown>): Promise<void> {
-  let failure: { error: unknown } | undefined;
-  hibernating.catch((error: unknown) => (failure = { error }));
-  while (machine.status === 'running') {
-    if (failure) throw failure.error;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 export async function measureEmulator(memoryMiB: number): Promise<EmulatorFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-bench-emulator-'));
   try {
@@ -47,7 +37,7 @@ export async function measureEmulator(memoryMiB: number): Promise<EmulatorFigure
     });
     const hibernateStarted = performance.now();
     const hibernating = hibernate({ backend: first.backend, compress: 'lz4' });
-    await switchedOff(first, hibernating);
+    await first.switchedOff(hibernating);
     const hibernateMs = performance.now() - hibernateStarted;
 
     const second = openEmulatedMachine(dir);

@@ -1,20 +1,23 @@
 /**
  * `npm run bench`: boots the test VM for every contender, prints the table of medians, and
- * writes bench/results/latest.json and latest.svg plus dated copies (--short: short.json and
- * short.svg only, so a quick check never replaces the committed figures). See bench/README.md.
+ * writes bench/results/latest.json and latest.svg plus dated copies. A --short run writes
+ * short.json and short.svg under .cache/vm/bench/ instead: a quick check never replaces the
+ * committed figures. See bench/README.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../test/vm/paths.js';
+import { CACHE_DIR, REPO_ROOT } from '../test/vm/paths.js';
 import { runBenchmark, type BenchReport } from './benchmark.js';
 import { renderChart } from './chart.js';
 import { parseBenchOptions, USAGE, UsageError } from './options.js';
 import { formatReport } from './table.js';
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+const SHORT_RESULTS_DIR = join(CACHE_DIR, 'bench');
 
 function writeResults(report: BenchReport): string[] {
-  mkdirSync(RESULTS_DIR, { recursive: true });
+  const dir = report.short ? SHORT_RESULTS_DIR : RESULTS_DIR;
+  mkdirSync(dir, { recursive: true });
   const [mainCpus] = report.cpus;
   const chart = renderChart(
     report.summaries.filter((s) => s.cpus === mainCpus),
@@ -25,7 +28,7 @@ function writeResults(report: BenchReport): string[] {
   const written: string[] = [];
   for (const stem of stems) {
     for (const [extension, content] of [['json', json], ['svg', chart]] as const) {
-      const path = join(RESULTS_DIR, `${stem}.${extension}`);
+      const path = join(dir, `${stem}.${extension}`);
       writeFileSync(path, content);
       written.push(path);
     }

@@ -51,6 +51,7 @@ export function formatReport(report: BenchReport): string {
     `hiberkit benchmark: ${mainCpus} vCPU, ${workload.memMB} MB RAM, ${workload.swapMB} MiB swap disk, ` +
       `${workload.textMiB} MiB text + ${workload.randomMiB} MiB random data in tmpfs; medians of ${report.runs} run(s); ` +
       `guest kernel ${report.host.guestKernel}, TCG on ${report.host.cpus} host cores`,
+    `measured: commit ${report.revision.commit.slice(0, 12)}${report.revision.modified.length ? ` plus changes to ${report.revision.modified.length} tracked file(s)` : ''}`,
     hostLoadLine(report),
     '',
     ...mainTable(main),

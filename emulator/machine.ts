@@ -202,6 +202,21 @@ export class EmulatedMachine {
     return this.#status;
   }
 
+  /**
+   * Resolves once this boot has ended (the machine switched itself off), for a caller that started
+   * `hibernating` — a hibernation of this machine — and must play the next boot. Rejects with the
+   * hibernation's error if it failed, or returned, while the machine still ran.
+   */
+  async switchedOff(hibernating: Promise<unknown>): Promise<void> {
+    let ended: { error: unknown } | null = null;
+    hibernating.then(
+      () => (ended = { error: new Error('hibernate returned before the machine was switched off') }),
+      (error: unknown) => (ended = { error }),
+    );
+    while (this.#status === 'running' && !ended) await new Promise((resolve) => setTimeout(resolve, 5));
+    if (this.#status === 'running') throw (ended as { error: unknown } | null)?.error;
+  }
+
   /** Protocol violations the emulated kernel noticed (what a real kernel would WARN about, or crash on). */
   get violations(): readonly string[] {
     return this.kernel.violations;

@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openEmulatedMachine, type EmulatedMachine } from '../emulator/index.js';
+import { openEmulatedMachine } from '../emulator/index.js';
 import { parseSize } from './config.js';
 import { hibernate } from './hibernate.js';
 import { inspect } from './inspect.js';
@@ -53,7 +53,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const hibernateStarted = performance.now();
   // A preferred size of all RAM: the kernel drops only the page cache the copies need room for.
   const hibernated = hibernate({ backend: boot1.backend, compress: 'lz4', imageSize: memoryBytes, onProgress: (m) => print(`  ${m}`) });
-  await machineSwitchedOff(boot1, hibernated);
+  await boot1.switchedOff(hibernated);
   const hibernateMs = performance.now() - hibernateStarted;
   // Taken at power-off, not before the command: CREATE_IMAGE itself changes RAM (it drops page
   // cache to make room for the copies and records the session in the kernel), exactly as a real
@@ -85,16 +85,4 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   print(`  image                             ${mib(report.streamBytes!)} → ${mib(report.storedBytes!)} on disk (${(100 * report.ratio!).toFixed(0)}%)`);
   print(`  emulator pipeline                 ${(report.streamBytes! / MIB / ((hibernateMs + resumeMs) / 1000)).toFixed(0)} MiB/s (hibernate + resume)`);
   print('  memory after resume               identical to the RAM it hibernated');
-}
-
-/** Resolves once the machine is off; rethrows the failure if hibernation ended before that. */
-async function machineSwitchedOff(machine: EmulatedMachine, hibernating: Promise<unknown>): Promise<void> {
-  let ended: { error?: unknown } | null = null;
-  hibernating.then(
-    () => (ended = {}),
-    (error: unknown) => (ended = { error }),
-  );
-  while (machine.status === 'running' && !ended) await new Promise((r) => setTimeout(r, 5));
-  if (machine.status !== 'running') return;
-  throw (ended as { error?: unknown } | null)?.error ?? new HiberkitError('DEMO_FAILED', 'hibernate returned before the machine was switched off');
 }

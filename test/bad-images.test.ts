@@ -11,7 +11,7 @@ import { inspect } from '../lib/inspect.js';
 import { resume } from '../lib/resume.js';
 import { KERNEL_PROFILES } from '../emulator/profile.js';
 import type { EmulatedMachine } from '../emulator/machine.js';
-import { changeMachine, diskPage, flipByte, imageLayout, signatureOf, untilOff, useMachines } from './flows-support.js';
+import { changeMachine, diskPage, flipByte, imageLayout, signatureOf, useMachines } from './flows-support.js';
 
 const machines = useMachines('bad-images');
 
@@ -20,7 +20,7 @@ async function hibernated(): Promise<{ dir: string; first: EmulatedMachine; orig
   const first = machines.machine();
   const original = diskPage(first);
   const pending = hibernate({ backend: first.backend });
-  await untilOff(first, pending);
+  await first.switchedOff(pending);
   expect(signatureOf(diskPage(first))).toBe('HIBERKIT01');
   return { dir: first.dir, first, original, pending };
 }

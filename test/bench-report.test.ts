@@ -235,6 +235,7 @@ describe('summaries, raw device, targets', () => {
       contenders: ['kernel-lzo', 'hiberkit-lz4'],
       workload: SHORT_WORKLOAD,
       host: { cpus: 2, node: 'v20', guestKernel: '6.1.0-56-cloud-amd64', initramfsBytes: 105 * MIB },
+      revision: { commit: '059f151abcdef0123', modified: ['native/lz4.cc'] },
       cycles,
       failures: [],
       summaries,
@@ -244,6 +245,7 @@ describe('summaries, raw device, targets', () => {
     };
     const table = formatReport(report);
     expect(table).toMatch(/kernel, LZO \(default\) +6\.70 s +1\.00x +4\.50 s/);
+    expect(table).toContain('measured: commit 059f151abcde plus changes to 1 tracked file(s)');
     expect(table).toContain('host load average (1 min) at the end of each cycle: 1.1 to 1.3');
     expect(table).toContain('hibernate: node start-up 2.00 | prepare 0.05 | freeze + snapshot 1.55 | write 6.20 | power-off 0.05');
     expect(table).toContain('MISSED  hiberkit-lz4: resume / kernel default');

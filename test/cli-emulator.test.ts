@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../lib/cli.js';
-import { SWAP_FILE, SWAP_FILE_PAGE, diskPage, flipByte, imageLayout, inspectJson, signatureOf, untilOff, useCliOutput, useMachines } from './flows-support.js';
+import { SWAP_FILE, SWAP_FILE_PAGE, diskPage, flipByte, imageLayout, inspectJson, signatureOf, useCliOutput, useMachines } from './flows-support.js';
 
 const machines = useMachines('cli');
 const output = useCliOutput();
@@ -18,7 +18,7 @@ const output = useCliOutput();
 async function cycle(dir: string): Promise<{ hibernated: number; resumed: number }> {
   const machine = machines.boot(dir);
   const hibernating = main(['hibernate', '--emulate', dir]);
-  await untilOff(machine, hibernating);
+  await machine.switchedOff(hibernating);
   const resumed = await main(['resume', '--emulate', dir]);
   return { hibernated: await hibernating, resumed };
 }
@@ -32,7 +32,7 @@ describe('hibernate, inspect and resume through main()', () => {
     expect(await inspectJson(output, machine.dir)).toEqual({ blockDevice: '/dev/vda', resumePage: 0, present: false });
 
     const hibernating = main(['hibernate', '--emulate', machine.dir]);
-    await untilOff(machine, hibernating);
+    await machine.switchedOff(hibernating);
     const snapshotRam = machine.ram.fingerprint();
     output.stdout = '';
     expect(await main(['inspect', '--emulate', machine.dir])).toBe(0);
@@ -63,7 +63,7 @@ describe('hibernate, inspect and resume through main()', () => {
     const where = ['--resume-device', '/dev/vda', '--resume-offset', String(offset)];
 
     const hibernating = main(['hibernate', '--emulate', machine.dir, ...where]);
-    await untilOff(machine, hibernating);
+    await machine.switchedOff(hibernating);
     expect(signatureOf(diskPage(machine, offset))).toBe('HIBERKIT01');
     expect(signatureOf(diskPage(machine, 0))).not.toBe('HIBERKIT01');
     expect(await inspectJson(output, machine.dir, ...where)).toMatchObject({ blockDevice: '/dev/vda', resumePage: offset, present: true, valid: true });
@@ -97,7 +97,7 @@ describe('hibernate, inspect and resume through main()', () => {
     const machine = machines.machine();
     const original = diskPage(machine);
     const hibernating = main(['hibernate', '--emulate', machine.dir]);
-    await untilOff(machine, hibernating);
+    await machine.switchedOff(hibernating);
     expect(await main(['discard', '--emulate', machine.dir])).toBe(0);
     expect(output.stdout).toContain('hiberkit: image on /dev/vda discarded; the swap signature is back\n');
     const next = machines.boot(machine.dir);
@@ -116,7 +116,7 @@ describe('hibernate, inspect and resume through main()', () => {
     const machine = machines.machine();
     const original = diskPage(machine);
     const hibernating = main(['hibernate', '--emulate', machine.dir]);
-    await untilOff(machine, hibernating);
+    await machine.switchedOff(hibernating);
     flipByte(machine, imageLayout(machine).headerPage, 100);
     output.stdout = '';
     expect(await main(['inspect', '--emulate', machine.dir])).toBe(1);
@@ -166,13 +166,13 @@ describe('the config file gives the defaults, flags override them', () => {
     writeFileSync(config, '# this machine\ncompress = none\npower-off = shutdown   # no ACPI S4 wanted\n\nresume-device = /dev/vda\n');
 
     const hibernating = main(['hibernate', '--emulate', machine.dir, '--config', config]);
-    await untilOff(machine, hibernating);
+    await machine.switchedOff(hibernating);
     expect(await inspectJson(output, machine.dir, '--config', config)).toMatchObject({ present: true, compression: 'none', platformMode: false, ratio: expect.closeTo(1, 1) });
     expect(await main(['resume', '--emulate', machine.dir, '--config', config])).toBe(0);
     expect(await hibernating).toBe(0);
 
     const overridden = main(['hibernate', '--emulate', machine.dir, '--config', config, '--compress', 'lz4']);
-    await untilOff(machine, overridden);
+    await machine.switchedOff(overridden);
     expect(await inspectJson(output, machine.dir, '--config', config)).toMatchObject({ present: true, compression: 'lz4', platformMode: false });
     expect(await main(['resume', '--emulate', machine.dir, '--config', config])).toBe(0);
     expect(await overridden).toBe(0);

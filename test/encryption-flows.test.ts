@@ -9,7 +9,7 @@ import { describe, expect, test, vi } from 'vitest';
 import { main } from '../lib/cli.js';
 import type { EmulatedMachine } from '../emulator/machine.js';
 import { PAGE_ANON } from '../emulator/ram.js';
-import { diskPage, inspectJson, signatureOf, untilOff, useCliOutput, useMachines } from './flows-support.js';
+import { diskPage, inspectJson, signatureOf, useCliOutput, useMachines } from './flows-support.js';
 
 const machines = useMachines('encryption');
 const output = useCliOutput();
@@ -26,7 +26,7 @@ function secretFile(text: string): string {
  */
 async function hibernated(machine: EmulatedMachine, flags: string[]): Promise<{ exitCode: Promise<number> }> {
   const exitCode = main(['hibernate', '--emulate', machine.dir, ...flags]);
-  await untilOff(machine, exitCode);
+  await machine.switchedOff(exitCode);
   expect(signatureOf(diskPage(machine))).toBe('HIBERKIT01');
   return { exitCode };
 }

@@ -12,7 +12,7 @@ import { main } from '../lib/cli.js';
 import type { MachineConfigInput } from '../emulator/config.js';
 import type { FaultPlan } from '../emulator/faults.js';
 import type { EmulatedMachine } from '../emulator/machine.js';
-import { SMALL, diskPage, imageLayout, untilOff, useCliOutput, useMachines } from './flows-support.js';
+import { SMALL, diskPage, imageLayout, useCliOutput, useMachines } from './flows-support.js';
 
 const machines = useMachines('faults');
 const output = useCliOutput();
@@ -47,7 +47,7 @@ async function findWritePositions(): Promise<WritePositions> {
     return device;
   };
   const pending = hibernate({ backend: machine.backend });
-  await untilOff(machine, pending);
+  await machine.switchedOff(pending);
   const layout = imageLayout(machine);
   const numberOf = (page: number) => writes.indexOf(page) + 1;
   const chunks = writes.filter((page) => ![0, layout.headerPage, layout.mapPage].includes(page)).map(numberOf);
@@ -173,7 +173,7 @@ describe('hibernate() when something fails on the way', () => {
   test('CREATE_IMAGE out of memory once: the retry with the smallest image succeeds, and the resumed machine keeps its image_size', async () => {
     const machine = machines.machine(SMALL, { faults: { createImageEnomemOnce: true } });
     const pending = hibernate({ backend: machine.backend, imageSize: 8 << 20 });
-    await untilOff(machine, pending);
+    await machine.switchedOff(pending);
     expect(await resume({ backend: machines.boot(machine.dir).backend })).toMatchObject({ status: 'restored' });
     await expect(pending).resolves.toMatchObject({ resumed: true });
     // hibernate() asked for 8 MiB before the freeze and the retry for 0: the 0 must not outlive the retry.
@@ -184,7 +184,7 @@ describe('hibernate() when something fails on the way', () => {
     const machine = machines.machine(SMALL, { faults: { failFlush: 1 } });
     await expect(hibernate({ backend: machine.backend })).rejects.toMatchObject({ code: 'HIBERNATE_FAILED' });
     const pending = hibernate({ backend: machine.backend });
-    await untilOff(machine, pending);
+    await machine.switchedOff(pending);
     expect(await resume({ backend: machines.boot(machine.dir).backend })).toMatchObject({ status: 'restored' });
     await expect(pending).resolves.toMatchObject({ resumed: true });
   });

@@ -60,19 +60,6 @@ export function useMachines(prefix: string) {
   return { dir, boot, machine };
 }
 
-/**
- * Resolves once `machine` is switched off by a hibernation `pending` in this process; if the
- * hibernation ends first (it failed), rejects with its error.
- */
-export async function untilOff(machine: EmulatedMachine, pending: Promise<unknown>): Promise<void> {
-  let ended: { error: unknown } | null = null;
-  pending.then(
-    () => (ended = { error: new Error('hibernate returned before the machine was switched off') }),
-    (error: unknown) => (ended = { error }),
-  );
-  while (machine.status === 'running' && !ended) await new Promise((resolve) => setTimeout(resolve, 5));
-  if (machine.status === 'running') throw (ended as { error: unknown } | null)?.error;
-}
 
 /** The page at `page` of `device` as the disk holds it now. */
 export function diskPage(machine: EmulatedMachine, page = 0, device = '/dev/vda'): Buffer {

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { acquireLock } from '../lib/lock.js';
 import { hibernate } from '../lib/hibernate.js';
 import { resume } from '../lib/resume.js';
-import { untilOff, useMachines } from './flows-support.js';
+import { useMachines } from './flows-support.js';
 
 const machines = useMachines('lock');
 
@@ -62,7 +62,7 @@ describe('two hibernations of one machine', () => {
       code: 'ALREADY_RUNNING',
       message: expect.stringContaining(`another hiberkit hibernate is running (pid ${process.pid}, lock ${join(machine.dir, 'hiberkit.lock')})`),
     });
-    await untilOff(machine, first);
+    await machine.switchedOff(first);
     expect(await resume({ backend: machines.boot(machine.dir).backend })).toMatchObject({ status: 'restored' });
     await expect(first).resolves.toMatchObject({ resumed: true });
     expect(existsSync(join(machine.dir, 'hiberkit.lock'))).toBe(false);
@@ -72,7 +72,7 @@ describe('two hibernations of one machine', () => {
     const machine = machines.machine();
     writeFileSync(join(machine.backend.runDirectory, 'hiberkit.lock'), `${deadPid()}\n`);
     const pending = hibernate({ backend: machine.backend });
-    await untilOff(machine, pending);
+    await machine.switchedOff(pending);
     expect(await resume({ backend: machines.boot(machine.dir).backend })).toMatchObject({ status: 'restored' });
     await expect(pending).resolves.toMatchObject({ resumed: true });
   });

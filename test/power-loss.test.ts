@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { hibernate } from '../lib/hibernate.js';
 import { inspect } from '../lib/inspect.js';
 import { resume } from '../lib/resume.js';
-import { SMALL, diskPage, signatureOf, untilOff, useMachines } from './flows-support.js';
+import { SMALL, diskPage, signatureOf, useMachines } from './flows-support.js';
 
 const machines = useMachines('power-loss');
 
@@ -18,7 +18,7 @@ const blockWritesOfAHibernation = () => (writesOfAHibernation ??= countBlockWrit
 async function countBlockWrites(): Promise<number> {
   const machine = machines.machine();
   const pending = hibernate({ backend: machine.backend });
-  await untilOff(machine, pending);
+  await machine.switchedOff(pending);
   const writes = machine.faults.blockWrites;
   await resume({ backend: machines.boot(machine.dir).backend });
   await pending;
