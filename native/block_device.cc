@@ -122,22 +122,28 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 }
 
 // blockPread / blockPwrite (fd, buffer, position) -> bytes, on the calling thread.
+// The (fd, buffer, position) arguments both transfer flavours take; false with a JS exception pending.
+struct TransferArgs {
+  int fd = -1;
+  uint8_t* data = nullptr;
+  size_t length = 0;
+  int64_t position = 0;
+};
+
+bool GetTransferArgs(const Napi::CallbackInfo& info, const char* fn, TransferArgs* args) {
+  return GetFd(info, 0, fn, &args->fd) && GetBytes(info, 1, fn, &args->data, &args->length) &&
+         GetNonNegative(info, 2, fn, &args->position);
+}
+
 template <bool kWrite>
 Napi::Value SyncTransfer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* fn = kWrite ? "blockPwrite" : "blockPread";
-  int fd = -1;
-  uint8_t* data;
-  size_t length;
-  int64_t position;
-  if (!GetFd(info, 0, fn, &fd) || !GetBytes(info, 1, fn, &data, &length) ||
-      !GetNonNegative(info, 2, fn, &position)) {
-    return env.Undefined();
-  }
+  TransferArgs args;
+  if (!GetTransferArgs(info, kWrite ? "blockPwrite" : "blockPread", &args)) return env.Undefined();
   int err = 0;
-  ssize_t n = TransferAll(kWrite, fd, data, length, static_cast<off_t>(position), &err);
+  ssize_t n = TransferAll(kWrite, args.fd, args.data, args.length, static_cast<off_t>(args.position), &err);
   if (n < 0) {
-    ThrowFdError(env, err, kWrite ? "pwrite" : "pread", nullptr, fd);
+    ThrowFdError(env, err, kWrite ? "pwrite" : "pread", nullptr, args.fd);
     return env.Undefined();
   }
   return Napi::Number::New(env, static_cast<double>(n));
@@ -190,23 +196,16 @@ class TransferWorker : public Napi::AsyncWorker {
 template <bool kWrite>
 Napi::Value AsyncTransfer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* fn = kWrite ? "blockPwriteAsync" : "blockPreadAsync";
-  int fd = -1;
-  uint8_t* data;
-  size_t length;
-  int64_t position;
-  if (!GetFd(info, 0, fn, &fd) || !GetBytes(info, 1, fn, &data, &length) ||
-      !GetNonNegative(info, 2, fn, &position)) {
-    return env.Undefined();
-  }
+  TransferArgs args;
+  if (!GetTransferArgs(info, kWrite ? "blockPwriteAsync" : "blockPreadAsync", &args)) return env.Undefined();
   if (UserSpaceFrozenByThisProcess()) {
     // The libuv pool is frozen with the rest of user space: queued work would never run.
-    ThrowFdError(env, EBUSY, kWrite ? "pwrite" : "pread", nullptr, fd,
+    ThrowFdError(env, EBUSY, kWrite ? "pwrite" : "pread", nullptr, args.fd,
                  "user space is frozen by this process (SNAPSHOT_FREEZE): asynchronous I/O would wait "
                  "on a frozen thread forever; use the synchronous calls until the device is thawed");
     return env.Undefined();
   }
-  auto* worker = new TransferWorker(env, kWrite, fd, info[1].As<Napi::Uint8Array>(), static_cast<off_t>(position));
+  auto* worker = new TransferWorker(env, kWrite, args.fd, info[1].As<Napi::Uint8Array>(), static_cast<off_t>(args.position));
   Napi::Promise promise = worker->Promise();
   worker->Queue();  // the worker deletes itself once settled
   return promise;
