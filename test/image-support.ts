@@ -10,18 +10,10 @@ import { generateRawKeyPair, newDataKey, openDataKey, sealDataKey } from '../lib
 import { ImageWriter, type ImageWriteSummary, type SwapPageAllocator } from '../lib/image/writer.js';
 import type { LoadOptions, LoadedImage } from '../lib/image/reader.js';
 import type { BlockDevice, ImageEncryption, ImageIdentity } from '../lib/backend.js';
+import { seededRandom } from './vm/guest/scenarios/bench-data.js';
 
-/** mulberry32: a small seeded PRNG, so every test input is reproducible. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// One seeded generator for every reproducible test input: the one the guest's benchmark data uses.
+export { seededRandom };
 
 export function randomBytes(length: number, seed: number): Uint8Array {
   const random = seededRandom(seed);
