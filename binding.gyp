@@ -14,6 +14,7 @@
             "native/lz4.cc",
             "native/codec.cc",
             "native/image_writer.cc",
+            "native/write_queue.cc",
             "native/image_crypto.cc",
             "native/critical_section.cc",
             "native/critical_child.cc",

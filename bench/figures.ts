@@ -118,12 +118,12 @@ const PHASES: Record<Method, MethodPhases> = {
     powerOff: 'power-off',
     resume: [
       { phase: 'node start-up', pattern: /hiberkit: image found on/ },
-      { phase: 'load + verify', pattern: /hiberkit: verified (\d+) pages \((\d+) bytes stored\)/ },
-      { phase: 'upload + freeze', pattern: /hiberkit: restoring the image/ },
+      { phase: 'load', pattern: /hiberkit: loaded and verified (\d+) pages \((\d+) bytes stored\) in (\d+) ms/ },
+      { phase: 'freeze', pattern: /hiberkit: restoring the image/ },
     ],
     running: 'restore + thaw',
     write: 'write',
-    load: 'load + verify',
+    load: 'load',
   },
 };
 
@@ -270,10 +270,12 @@ function kernelSpecifics(boot1: ConsoleTimeline, boot2: ConsoleTimeline, hiberna
 function hiberkitSpecifics(boot2: ConsoleTimeline, hibernate: Walk, resume: Walk, resumeStart: TimelineEvent): Specifics {
   const snapshot = hibernate.ends.get('freeze + snapshot')!;
   const saved = hibernate.ends.get('write');
-  const verified = resume.ends.get('load + verify')!;
+  const verified = resume.ends.get('load')!;
   // The restore child freezes user space right before it prints "restoring the image".
   const restoreFreeze = boot2.expect(/Freezing user space processes/, 'the restore freeze', verified.index + 1);
+  const found = resume.ends.get('node start-up')!;
   const checks: CrossCheck[] = [
+    { name: 'load, resume clock', hostMs: verified.atMs - found.atMs, guestMs: number(verified, 3) },
     { name: 'resume start → restore freeze, guest clock', hostMs: restoreFreeze.atMs - resumeStart.atMs, guestMs: kernelTimeMs(restoreFreeze) - stampTimeMs(resumeStart) },
   ];
   if (saved) checks.unshift({ name: 'write, critical section clock', hostMs: saved.atMs - snapshot.atMs, guestMs: number(saved, 2) });

@@ -66,12 +66,13 @@ export async function inspect(options: InspectOptions): Promise<ImageReport> {
     });
     const canUnlock = options.passphraseFile !== undefined || options.passphraseFd !== undefined;
     if (header.encrypted && !canUnlock) return report;
-    await loadImage(
+    const image = await loadImage(
       storage,
       target.resumePage,
       { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
       { unlock: unlockerFor(options, () => {}) },
     );
+    image.close();
     report.valid = true;
   } catch (err) {
     if (!(err instanceof HiberkitError)) throw err;

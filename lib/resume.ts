@@ -1,13 +1,15 @@
 /**
- * resume(): run early in boot (initramfs). Finds a hiberkit image, loads and verifies all of it
- * before a single byte reaches /dev/snapshot, uploads it, and lets the critical section freeze,
- * invalidate the on-disk image and jump into it. Any refusal puts the original swap signature
- * back, so the boot continues normally and swapon works.
+ * resume(): run early in boot (initramfs). Finds a hiberkit image and checks its header and
+ * extent map; then reads the image once, uploading each chunk to /dev/snapshot as soon as it has
+ * passed its checks; only when the whole stream has passed (its CRC, the kernel's own count) does
+ * the critical section freeze, invalidate the on-disk image and jump into it. A refusal at any
+ * point closes /dev/snapshot, so the kernel drops whatever it was given, and puts the original
+ * swap signature back: the boot continues normally and swapon works.
  */
 import { HiberkitError } from './errors.js';
 import { resumeTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
-import { invalidateImage, loadImage, readMarker } from './image/reader.js';
+import { invalidateImage, openImage, readMarker } from './image/reader.js';
 import type { Backend, BlockDevice } from './backend.js';
 import type { Settings } from './config.js';
 
@@ -41,25 +43,22 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
     // Only now that there is an image: the key tools are not worth compiling for a boot without one.
     const { isKeyFailure, unlockerFor } = await import('./crypto/image-keys.js');
     try {
-      progress(`image found on ${target.blockDevice}; loading and verifying`);
-      const image = await loadImage(
+      progress(`image found on ${target.blockDevice}; loading it`);
+      const image = await openImage(
         storage,
         target.resumePage,
         { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
         // A system set up for encrypted images resumes nothing else: whoever can write the disk
         // could otherwise put a plain, unauthenticated image in its place.
-        {
-          unlock: unlockerFor(options, progress),
-          requireEncryption: (options.encrypt ?? 'none') !== 'none',
-          availableMemoryBytes: backend.system.memoryBytes() - backend.system.memoryInUseBytes(),
-        },
-      );
-      progress(
-        `verified ${image.header.streamPages} pages (${image.header.storedBytes} bytes stored)${image.decodedOnce ? ', decoded once and kept in memory' : ''}; uploading`,
+        { unlock: unlockerFor(options, progress), requireEncryption: (options.encrypt ?? 'none') !== 'none' },
       );
       const device = backend.openSnapshot('restore');
       try {
+        const started = performance.now();
         await upload(image.pages(UPLOAD_BATCH_PAGES), device.writePages.bind(device));
+        progress(
+          `loaded and verified ${image.header.streamPages} pages (${image.header.storedBytes} bytes stored) in ${Math.round(performance.now() - started)} ms`,
+        );
         const outcome = await backend.criticalSection.restore({
           device,
           storage,
@@ -70,6 +69,7 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
         if (outcome.kind === 'failed') throw outcome.error;
         return { status: 'restored', blockDevice: target.blockDevice };
       } finally {
+        image.close();
         if (device.isOpen) device.close();
       }
     } catch (err) {
@@ -95,7 +95,8 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
 
 /**
  * Writes every page batch, then the one extra write that makes the kernel consume trailing zero
- * pages (spec §5.6): it must return 0, meaning the kernel has the complete image.
+ * pages (spec §5.6): it must return 0, meaning the kernel has the complete image. A batch source
+ * that throws (a chunk or the stream failing its check) ends the upload with that error.
  */
 async function upload(batches: AsyncIterable<Uint8Array>, writePages: (buf: Uint8Array) => number): Promise<void> {
   let last: Uint8Array | undefined;

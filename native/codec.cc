@@ -1,6 +1,6 @@
 // RegisterCodec: the image format's codecs for JavaScript (lib/codec/index.ts prefers them to its
-// TypeScript twins): crc32c, lz4Compress, lz4Decompress, plus crc32cTable for tests that must
-// cover the table path on CPUs with SSE4.2.
+// TypeScript twins): crc32c, crc32cCombine, lz4Compress, lz4Decompress, plus crc32cTable for tests
+// that must cover the table path on CPUs with SSE4.2.
 #include "addon.h"
 #include "crc32c.h"
 #include "fd_util.h"
@@ -32,6 +32,23 @@ Napi::Value Crc32cJs(const Napi::CallbackInfo& info) { return CrcCall<Crc32c>(in
 
 Napi::Value Crc32cTableJs(const Napi::CallbackInfo& info) { return CrcCall<Crc32cTable>(info, "crc32cTable"); }
 
+// crc32cCombine(crcA, crcB, lengthB): the CRC32C of A ++ B.
+Napi::Value Crc32cCombineJs(const Napi::CallbackInfo& info) {
+  const char* fn = "crc32cCombine";
+  int64_t crc_a = 0, crc_b = 0, length_b = 0;
+  if (!GetNonNegative(info, 0, fn, &crc_a) || !GetNonNegative(info, 1, fn, &crc_b) ||
+      !GetNonNegative(info, 2, fn, &length_b)) {
+    return info.Env().Undefined();
+  }
+  if (crc_a > UINT32_MAX || crc_b > UINT32_MAX) {
+    ArgError(info.Env(), fn, "a CRC is a 32-bit value", true);
+    return info.Env().Undefined();
+  }
+  const uint32_t combined =
+      Crc32cCombine(static_cast<uint32_t>(crc_a), static_cast<uint32_t>(crc_b), static_cast<uint64_t>(length_b));
+  return Napi::Number::New(info.Env(), combined);
+}
+
 // lz4Compress(src, dst): the block's length, or 0 when it does not fit in dst.
 Napi::Value Lz4CompressJs(const Napi::CallbackInfo& info) {
   uint8_t *src, *dst;
@@ -62,6 +79,7 @@ Napi::Value Lz4DecompressJs(const Napi::CallbackInfo& info) {
 void RegisterCodec(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32cJs, "crc32c"));
   exports.Set("crc32cTable", Napi::Function::New(env, Crc32cTableJs, "crc32cTable"));
+  exports.Set("crc32cCombine", Napi::Function::New(env, Crc32cCombineJs, "crc32cCombine"));
   exports.Set("lz4Compress", Napi::Function::New(env, Lz4CompressJs, "lz4Compress"));
   exports.Set("lz4Decompress", Napi::Function::New(env, Lz4DecompressJs, "lz4Decompress"));
   exports.Set("crc32cImplementation", Napi::String::New(env, Crc32cImplementation()));

@@ -42,6 +42,42 @@ constexpr Tables BuildTables() {
 
 constexpr Tables kTables = BuildTables();
 
+// ---- Combining CRCs (arithmetic on polynomials over GF(2) modulo the CRC polynomial P)
+//
+// With the register preset to all ones and the result inverted (as Crc32c does), appending
+// |B| bytes to A gives CRC(A ++ B) = CRC(A) * x^(8|B|) mod P, xor CRC(B): the presets cancel.
+// In the reflected representation used here bit 31 holds the coefficient of x^0 and bit 0 that
+// of x^31, so "times x" is a right shift, reduced by the polynomial when x^31's bit falls out.
+
+constexpr uint32_t kOne = 0x80000000u;  // the polynomial 1
+
+constexpr uint32_t TimesX(uint32_t a) { return (a & 1) ? (a >> 1) ^ kPolynomial : a >> 1; }
+
+// a * b mod P: b * x^i summed over the terms x^i of a, highest bit (x^0) first.
+constexpr uint32_t MultiplyModP(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t term = kOne; term != 0; term >>= 1) {
+    if (a & term) product ^= b;
+    b = TimesX(b);
+  }
+  return product;
+}
+
+// kByteShifts[k] = x^(8 * 2^k) mod P: what shifting a CRC over 2^k zero bytes multiplies it by.
+// 64 entries cover every length a uint64_t can hold, so no lengths need folding.
+struct ByteShifts {
+  uint32_t power[64];
+};
+
+constexpr ByteShifts BuildByteShifts() {
+  ByteShifts shifts{};
+  shifts.power[0] = kOne >> 8;  // x^8
+  for (int k = 1; k < 64; k++) shifts.power[k] = MultiplyModP(shifts.power[k - 1], shifts.power[k - 1]);
+  return shifts;
+}
+
+constexpr ByteShifts kByteShifts = BuildByteShifts();
+
 // Both implementations take and return the inverted register (~crc), as the hardware does.
 uint32_t UpdateTable(const uint8_t* p, size_t n, uint32_t state) {
   const auto& t = kTables.t;
@@ -127,6 +163,15 @@ const Choice kChoice = Choose();
 
 uint32_t Crc32c(const uint8_t* data, size_t length, uint32_t seed) {
   return ~kChoice.update(data, length, ~seed);
+}
+
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+  // x^(8 * length_b) is the product of the x^(8 * 2^k) for the bits k set in length_b.
+  uint32_t shifted = crc_a;
+  for (int k = 0; length_b != 0; k++, length_b >>= 1) {
+    if (length_b & 1) shifted = MultiplyModP(kByteShifts.power[k], shifted);
+  }
+  return shifted ^ crc_b;
 }
 
 const char* Crc32cImplementation() { return kChoice.name; }

@@ -15,6 +15,11 @@ namespace hiberkit {
 // pieces: Crc32c(b, Crc32c(a)) == Crc32c(a ++ b). Start with 0.
 uint32_t Crc32c(const uint8_t* data, size_t length, uint32_t seed = 0);
 
+// CRC32C(A ++ B) from crc_a = CRC32C(A), crc_b = CRC32C(B) and length_b = |B| in bytes, without
+// reading A or B: lets one pass over a buffer serve two CRCs that both cover it (the image
+// writer's stream CRC and a raw chunk's payload CRC). O(log length_b), no tables built at run time.
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+
 // "sse4.2" or "table": which implementation Crc32c uses on this CPU.
 const char* Crc32cImplementation();
 

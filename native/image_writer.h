@@ -75,7 +75,8 @@ struct ImageWriterConfig {
   uint64_t max_stored_pages;             // upper bound of swap pages the image may use (sizes the extent table,
                                          // 16 bytes each; a smaller value caps the workspace but fails with
                                          // ENOSPC if the swap pages form more extents than that)
-  size_t io_bytes;                       // bytes per disk write batch (a multiple of 4096, e.g. 4 MiB)
+  size_t io_bytes;                       // bytes per disk write batch (a multiple of 4096, e.g. 4 MiB); the
+                                         // workspace holds a ring of four, so that writes overlap (write_queue.h)
   ImageEncryptionConfig encryption;      // enabled = false: an image with checksums only
 };
 

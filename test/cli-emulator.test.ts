@@ -45,7 +45,7 @@ describe('hibernate, inspect and resume through main()', () => {
 
     output.stdout = '';
     expect(await main(['resume', '--emulate', machine.dir])).toBe(0);
-    expect(output.stdout).toContain('hiberkit: image found on /dev/vda; loading and verifying\n');
+    expect(output.stdout).toContain('hiberkit: image found on /dev/vda; loading it\n');
     expect(output.stdout).toContain('hiberkit: image restored from /dev/vda: the emulated machine continues in its hibernated session\n');
     expect(await hibernating).toBe(0);
     expect(output.stdout).toMatch(/^hiberkit: resumed after hibernating to \/dev\/vda \(\d+\.\d s wall clock\)$/m);

@@ -8,7 +8,7 @@ import { HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
 import { generateRawKeyPair, newDataKey, openDataKey, sealDataKey } from '../lib/crypto/keys.js';
 import { ImageWriter, type ImageWriteSummary, type SwapPageAllocator } from '../lib/image/writer.js';
-import type { LoadOptions, LoadedImage } from '../lib/image/reader.js';
+import type { LoadOptions, OpenedImage } from '../lib/image/reader.js';
 import type { BlockDevice, ImageEncryption, ImageIdentity } from '../lib/backend.js';
 import { seededRandom } from './vm/guest/scenarios/bench-data.js';
 
@@ -210,7 +210,7 @@ export function writeImage(c: WriteCase): { device: MemoryBlockDevice; original:
 }
 
 /** The whole uncompressed stream of a loaded image, checking the batch sizes on the way. */
-export async function streamOf(image: LoadedImage, batchPages?: number): Promise<Buffer> {
+export async function streamOf(image: OpenedImage, batchPages?: number): Promise<Buffer> {
   const batches: Buffer[] = [];
   for await (const batch of image.pages(batchPages)) {
     expect(batch.length % PAGE_SIZE).toBe(0);

@@ -56,3 +56,53 @@ export function crc32cTs(data: Uint8Array, seed = 0): number {
   while (i < length) crc = (crc >>> 8) ^ t0[(crc ^ data[i++]) & 0xff];
   return ~crc >>> 0;
 }
+
+// ---- Combining CRCs: polynomials over GF(2) modulo the CRC polynomial P (native/crc32c.cc has
+// the same arithmetic). With the register preset to all ones and the result inverted, appending
+// |B| bytes to A gives CRC(A ++ B) = CRC(A) * x^(8|B|) mod P, xor CRC(B). Reflected bit order:
+// bit 31 holds the coefficient of x^0, so "times x" is a right shift.
+
+/** The polynomial 1. */
+const ONE = 0x80000000;
+
+function timesX(a: number): number {
+  return a & 1 ? (a >>> 1) ^ POLYNOMIAL : a >>> 1;
+}
+
+/** a * b mod P: b * x^i summed over the terms x^i of a. */
+function multiplyModP(a: number, b: number): number {
+  let product = 0;
+  for (let term = ONE; term !== 0; term >>>= 1) {
+    if (a & term) product ^= b;
+    b = timesX(b);
+  }
+  return product >>> 0;
+}
+
+/**
+ * BYTE_SHIFTS[k] = x^(8 * 2^k) mod P: what shifting a CRC over 2^k zero bytes multiplies it by.
+ * 53 entries cover every safe integer length.
+ */
+const BYTE_SHIFTS: Uint32Array = (() => {
+  const shifts = new Uint32Array(53);
+  shifts[0] = ONE >>> 8; // x^8
+  for (let k = 1; k < shifts.length; k++) shifts[k] = multiplyModP(shifts[k - 1], shifts[k - 1]);
+  return shifts;
+})();
+
+/**
+ * CRC32C(A ++ B) from crcA = CRC32C(A), crcB = CRC32C(B) and lengthB = |B| in bytes, without
+ * reading A or B.
+ */
+export function crc32cCombineTs(crcA: number, crcB: number, lengthB: number): number {
+  // The same arguments the native crc32cCombine accepts: a typo must not become a wrong CRC.
+  for (const [name, value, max] of [['crcA', crcA, 0xffffffff], ['crcB', crcB, 0xffffffff], ['lengthB', lengthB, Number.MAX_SAFE_INTEGER]] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`crc32cCombine: ${name} must be an integer in 0..${max}, got ${value}`);
+  }
+  let shifted = crcA;
+  // Bit by bit with arithmetic, not >>>: lengths may exceed 32 bits.
+  for (let k = 0, rest = lengthB; rest > 0; k++, rest = Math.floor(rest / 2)) {
+    if (rest % 2 === 1) shifted = multiplyModP(BYTE_SHIFTS[k], shifted);
+  }
+  return (shifted ^ crcB) >>> 0;
+}

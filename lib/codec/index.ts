@@ -5,7 +5,7 @@
  * outside this file needs to know which one runs.
  */
 import { loadNative } from '../native/binding.js';
-import { crc32cTs } from './crc32c.js';
+import { crc32cCombineTs, crc32cTs } from './crc32c.js';
 import { LZ4_MALFORMED, lz4CompressBound, lz4CompressTs, lz4DecompressTs } from './lz4.js';
 
 export { LZ4_MALFORMED, lz4CompressBound };
@@ -17,6 +17,8 @@ export interface Codec {
   readonly name: 'native' | 'typescript';
   /** CRC32C of `data`, continuing from `seed` (a previous result; 0 to start). */
   crc32c(data: Uint8Array, seed?: number): number;
+  /** CRC32C(A ++ B) from crc32c(A), crc32c(B) and B's length in bytes. */
+  crc32cCombine(crcA: number, crcB: number, lengthB: number): number;
   /** One LZ4 block; returns its length, or 0 if it does not fit in `dst`. */
   lz4Compress(src: Uint8Array, dst: Uint8Array): number;
   /** Returns the decompressed length, or LZ4_MALFORMED; never touches memory outside `src`/`dst`. */
@@ -26,6 +28,7 @@ export interface Codec {
 export const typescriptCodec: Codec = {
   name: 'typescript',
   crc32c: (data, seed = 0) => crc32cTs(data, seed),
+  crc32cCombine: crc32cCombineTs,
   lz4Compress: (src, dst) => lz4CompressTs(checkedInput(src), dst),
   lz4Decompress: lz4DecompressTs,
 };
@@ -34,12 +37,14 @@ export const typescriptCodec: Codec = {
 export function nativeCodec(): Codec | null {
   const binding = loadNative();
   const crc = binding?.crc32c;
+  const combine = binding?.crc32cCombine;
   const compress = binding?.lz4Compress;
   const decompress = binding?.lz4Decompress;
-  if (!crc || !compress || !decompress) return null;
+  if (!crc || !combine || !compress || !decompress) return null;
   return {
     name: 'native',
     crc32c: (data, seed = 0) => crc(data, seed),
+    crc32cCombine: combine,
     lz4Compress: (src, dst) => compress(checkedInput(src), dst),
     lz4Decompress: decompress,
   };
@@ -57,6 +62,10 @@ export const codecName: Codec['name'] = active.name;
 
 export function crc32c(data: Uint8Array, seed = 0): number {
   return active.crc32c(data, seed);
+}
+
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  return active.crc32cCombine(crcA, crcB, lengthB);
 }
 
 export function lz4Compress(src: Uint8Array, dst: Uint8Array): number {

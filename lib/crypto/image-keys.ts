@@ -40,7 +40,7 @@ export function sealForHibernation(settings: Settings): ImageEncryption | undefi
 }
 
 /**
- * The `unlock` callback for loadImage: recovers an image's data key. A passphrase from a file or
+ * The `unlock` callback for openImage: recovers an image's data key. A passphrase from a file or
  * descriptor gets one try (it cannot change); one typed at the terminal gets `passphraseTries`.
  */
 export function unlockerFor(settings: Settings, progress: (message: string) => void) {

@@ -561,18 +561,19 @@ export function encodeChunkHeader(dst: Uint8Array, at: number, chunk: ChunkHeade
 /**
  * Reads the record header at `src[at]`: IMAGE_CORRUPT for a wrong magic, CRC, codec or reserved
  * byte, or a tag that does not fit the image (one in a plain image; an encrypted image's tag is
- * returned and checked by the cipher).
+ * returned and checked by the cipher). `streamByte` is where the record lies in the chunk stream,
+ * for the messages, when `src` is only a window of it.
  */
-export function decodeChunkHeader(src: Uint8Array, at: number, encrypted: boolean): ChunkHeader {
-  if (at + CHUNK_HEADER_BYTES > src.length) throw corrupt(`the chunk stream ends inside a record header at byte ${at}`);
+export function decodeChunkHeader(src: Uint8Array, at: number, encrypted: boolean, streamByte = at): ChunkHeader {
+  if (at + CHUNK_HEADER_BYTES > src.length) throw corrupt(`the chunk stream ends inside a record header at byte ${streamByte}`);
   const header = src.subarray(at, at + CHUNK_HEADER_BYTES);
   const view = viewOf(header);
-  if (view.getUint32(0, true) !== CHUNK_MAGIC) throw corrupt(`no chunk record at stream byte ${at}`);
-  if (view.getUint32(C_CRC, true) !== crc32c(header.subarray(0, C_CRC))) throw corrupt(`the chunk record header at stream byte ${at} fails its CRC`);
-  if (!isZero(header, C_TAG + CHUNK_TAG_BYTES, C_CRC)) throw corrupt(`the chunk record at stream byte ${at} has data in its reserved bytes`);
-  if (!encrypted && !isZero(header, C_TAG, C_TAG + CHUNK_TAG_BYTES)) throw corrupt(`the chunk record at stream byte ${at} has a tag in an image without encryption`);
+  if (view.getUint32(0, true) !== CHUNK_MAGIC) throw corrupt(`no chunk record at stream byte ${streamByte}`);
+  if (view.getUint32(C_CRC, true) !== crc32c(header.subarray(0, C_CRC))) throw corrupt(`the chunk record header at stream byte ${streamByte} fails its CRC`);
+  if (!isZero(header, C_TAG + CHUNK_TAG_BYTES, C_CRC)) throw corrupt(`the chunk record at stream byte ${streamByte} has data in its reserved bytes`);
+  if (!encrypted && !isZero(header, C_TAG, C_TAG + CHUNK_TAG_BYTES)) throw corrupt(`the chunk record at stream byte ${streamByte} has a tag in an image without encryption`);
   const codec = view.getUint32(C_CODEC, true);
-  if (codec !== CODEC_RAW && codec !== CODEC_LZ4) throw corrupt(`the chunk record at stream byte ${at} names unknown codec ${codec}`);
+  if (codec !== CODEC_RAW && codec !== CODEC_LZ4) throw corrupt(`the chunk record at stream byte ${streamByte} names unknown codec ${codec}`);
   return {
     index: view.getUint32(C_INDEX, true),
     rawBytes: view.getUint32(C_RAW_BYTES, true),

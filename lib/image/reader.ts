@@ -2,10 +2,13 @@
  * Finds, verifies and reads back a hiberkit image (docs/image-format.md §6), and discards
  * it by putting the original swap header page back.
  *
- * loadImage checks everything before the caller sends a single byte to /dev/snapshot: the
- * marker, the header, the extent map, every chunk record and the CRC of the whole uncompressed
- * stream; for an encrypted image also the header MAC, the extent map's SHA-256 and every chunk's
- * tag. Every refusal is a HiberkitError with a code saying why:
+ * openImage checks everything but the chunk stream: the marker, the header, the extent map (for
+ * an encrypted image also the header MAC and the map's SHA-256). pages() then reads the chunk
+ * stream once, front to back, and checks each chunk (its record, CRC, tag, decompression) before
+ * handing out its bytes, and the CRC of the whole uncompressed stream after the last one: resume
+ * uploads the image to /dev/snapshot in that same pass, and only restores it once pages() has
+ * finished. loadImage is both in one call, for whoever wants a verdict before acting.
+ * Every refusal is a HiberkitError with a code saying why:
  *   NO_IMAGE            the resume page is an ordinary swap header
  *   FOREIGN_SIGNATURE   it belongs to another hibernation tool, or is not swap at all
  *   UNSUPPORTED_VERSION a hiberkit image of another format version or with unknown features
@@ -21,11 +24,12 @@
 import { createHash } from 'node:crypto';
 import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE } from '../ioctls.js';
-import { crc32c, lz4Decompress } from '../codec/index.js';
+import { crc32c, crc32cCombine, lz4Decompress } from '../codec/index.js';
 import { DATA_KEY_BYTES, deriveImageKeys, keyBlockKind, wipe } from '../crypto/keys.js';
 import {
   CHUNK_HEADER_BYTES,
   CODEC_LZ4,
+  CODEC_RAW,
   assertMarkable,
   checkHeaderPage,
   classifyResumePage,
@@ -47,14 +51,8 @@ import {
 import { chunkAad, headerMacMatches, openChunk } from './security.js';
 import type { BlockDevice } from '../backend.js';
 
-/** Largest single read of the chunk stream. */
+/** Largest single read of the chunk stream: large sequential requests, a bounded buffer. */
 const READ_BYTES = 8 << 20;
-
-/**
- * Memory left free beside the decoded stream and the kernel's copy of it when loadImage decides
- * to keep the decoded stream: the rest of the boot (and node itself) still needs room.
- */
-const DECODE_ONCE_MARGIN_BYTES = 64 << 20;
 
 /** A resume page that carries hiberkit's marker. */
 export interface FoundMarker {
@@ -76,9 +74,9 @@ export type KeyKind = ReturnType<typeof keyBlockKind>;
 export interface LoadOptions {
   /**
    * Opens an encrypted image: receives its sealed key block and how it is sealed, returns the
-   * 32-byte data key (loadImage wipes it once it has derived the image keys: return a copy to
+   * 32-byte data key (openImage wipes it once it has derived the image keys: return a copy to
    * keep one). For a wrong passphrase or key it throws WRONG_PASSPHRASE or WRONG_KEY
-   * (lib/crypto/keys.ts openDataKey); loadImage passes every error of it through unchanged, so
+   * (lib/crypto/keys.ts openDataKey); openImage passes every error of it through unchanged, so
    * the caller can ask again.
    */
   unlock?: (keyBlock: Uint8Array, kind: KeyKind) => Promise<Uint8Array>;
@@ -88,13 +86,6 @@ export interface LoadOptions {
    * the disk could put a plain image of their making in place of the encrypted one.
    */
   requireEncryption?: boolean;
-  /**
-   * Memory the system has available now (MemAvailable). When it holds the stored stream, the
-   * decoded stream and the kernel's own copy of the image with room to spare, verification keeps
-   * every chunk it decodes and pages() hands out those bytes: each chunk is decompressed once.
-   * Without it, or when memory is short, pages() decodes every chunk a second time.
-   */
-  availableMemoryBytes?: number;
 }
 
 /** What readHeaderSummary finds: facts from the header, checked for damage but not authenticated. */
@@ -148,13 +139,12 @@ export function readHeaderSummary(storage: BlockDevice, resumePage: number): Hea
 }
 
 /**
- * Reads and verifies the whole image; the stored chunk stream stays in memory for pages(). For an
- * encrypted image the checks run in this order, so that nothing unauthenticated is acted on:
- * header CRC, key block, unlock, header MAC, then the other header fields, the extent map's
- * SHA-256, and per chunk its CRC, its tag (the payload is decrypted in place), its decompression;
- * last the CRC of the whole stream.
+ * Opens an image: checks everything but the chunk stream, which pages() checks as it reads it.
+ * For an encrypted image the checks run in this order, so that nothing unauthenticated is acted
+ * on: header CRC, key block, unlock, header MAC, then the other header fields and the extent map's
+ * SHA-256. The image keeps the chunk key until close().
  */
-export async function loadImage(storage: BlockDevice, resumePage: number, expect: ExpectedIdentity, options: LoadOptions = {}): Promise<LoadedImage> {
+export async function openImage(storage: BlockDevice, resumePage: number, expect: ExpectedIdentity, options: LoadOptions = {}): Promise<OpenedImage> {
   const { found, marker, headerPage } = readMarkedHeader(storage, resumePage);
   const { encrypted } = checkHeaderPage(headerPage);
   if (!encrypted && options.requireEncryption) {
@@ -166,71 +156,79 @@ export async function loadImage(storage: BlockDevice, resumePage: number, expect
     checkIdentity(header, expect);
     const { extents, mapPages } = readExtentMap(storage, header, sealed?.security.extentMapSha256 ?? null);
     checkPlacement(header, extents, [resumePage, marker.headerPage, ...mapPages], Math.floor(storage.size / PAGE_SIZE));
-    const stream = await readChunkStream(storage, extents);
-    if (!isZero(stream, header.storedBytes, stream.length)) throw corrupt('the padding after the last chunk record is not zero');
-    const decoded = keepsDecodedStream(header, options.availableMemoryBytes) ? new Uint8Array(header.streamPages * PAGE_SIZE) : null;
-    const chunks = verifyStream(stream, header, sealed, decoded);
-    return new LoadedImage(marker, header, extents, found, decoded ?? chunks);
-  } finally {
+    return new OpenedImage(storage, marker, header, extents, found, sealed);
+  } catch (err) {
     if (sealed) wipe(sealed.chunkKey);
+    throw err;
   }
 }
 
-export class LoadedImage {
-  /** @internal built by loadImage only, after verification. */
+/**
+ * Opens the image and reads all of it once to verify it (openImage, then pages() to the end).
+ * pages() of the result reads and checks the image again.
+ */
+export async function loadImage(storage: BlockDevice, resumePage: number, expect: ExpectedIdentity, options: LoadOptions = {}): Promise<OpenedImage> {
+  const image = await openImage(storage, resumePage, expect, options);
+  try {
+    for await (const batch of image.pages(1024)) void batch;
+  } catch (err) {
+    image.close();
+    throw err;
+  }
+  return image;
+}
+
+export class OpenedImage {
+  #closed = false;
+
+  /** @internal built by openImage only, after the header and extent map passed their checks. */
   constructor(
+    private readonly storage: BlockDevice,
     readonly marker: ResumeMarker,
     readonly header: ImageHeader,
     /** The chunk stream's extents on the device, in stream order. */
     readonly extents: readonly Extent[],
     private readonly found: FoundMarker,
-    /**
-     * The whole uncompressed stream, decoded during verification; or, when there was no room for
-     * it, every chunk, verified (and decrypted in place), as views of the chunk stream read from disk.
-     */
-    private readonly content: Uint8Array | readonly ChunkRecord[],
+    private readonly sealed: SealedImage | null,
   ) {}
-
-  /** Whether the uncompressed stream was kept from verification, so pages() decodes nothing again. */
-  get decodedOnce(): boolean {
-    return this.content instanceof Uint8Array;
-  }
 
   /** The swap header page to write back to discard the image. */
   get originalPage(): Uint8Array {
     return this.found.originalPage;
   }
 
+  /** Wipes the chunk key of an encrypted image; pages() refuses to run afterwards. */
+  close(): void {
+    this.#closed = true;
+    if (this.sealed) wipe(this.sealed.chunkKey);
+  }
+
   /**
-   * The uncompressed snapshot stream, in batches of at most `batchPages` pages (the last one may be
-   * shorter). Each batch is a view of a buffer that may be refilled for the next batch: use it
-   * (write it to /dev/snapshot) before asking for the next one.
+   * The uncompressed snapshot stream, read from the device and checked chunk by chunk, in batches
+   * of at most `batchPages` pages. Each batch is a view of a buffer that is reused for the next
+   * one: use it (write it to /dev/snapshot) before asking for the next. Every chunk is checked
+   * before any of its bytes are handed out; the CRC of the whole stream only after the last one,
+   * when the generator finishes: a refusal is thrown from the iteration, so act on the stream only
+   * once it has run to its end.
    */
   async *pages(batchPages = 256): AsyncGenerator<Uint8Array, void, undefined> {
     if (!Number.isInteger(batchPages) || batchPages < 1) throw new RangeError(`batchPages must be a positive integer, got ${batchPages}`);
-    if (this.content instanceof Uint8Array) {
-      const step = batchPages * PAGE_SIZE;
-      for (let at = 0; at < this.content.length; at += step) yield this.content.subarray(at, at + step);
-      return;
+    if (this.#closed) throw new Error('the image was closed: open it again to read it');
+    const { header, sealed } = this;
+    const records = new ChunkRecordReader(this.storage, this.extents, header);
+    const scratch = new Uint8Array(header.chunkPages * PAGE_SIZE);
+    const step = batchPages * PAGE_SIZE;
+    let crc = 0;
+    for (let index = 0; index < header.chunkCount; index++) {
+      const record = await records.next(index);
+      if (sealed) openInPlace(record, sealed);
+      const raw = decodeChunk(record, scratch);
+      // A plain raw chunk's payload CRC is the CRC of its raw bytes: fold it in instead of reading them again.
+      crc = !sealed && record.chunk.codec === CODEC_RAW ? crc32cCombine(crc, record.chunk.payloadCrc32c, raw.length) : crc32c(raw, crc);
+      for (let at = 0; at < raw.length; at += step) yield raw.subarray(at, at + step);
     }
-    const batch = new Uint8Array(batchPages * PAGE_SIZE);
-    const scratch = new Uint8Array(this.header.chunkPages * PAGE_SIZE);
-    let fill = 0;
-    for (const chunk of this.content) {
-      const raw = decodeChunk(chunk, scratch);
-      let at = 0;
-      while (at < raw.length) {
-        const take = Math.min(batch.length - fill, raw.length - at);
-        batch.set(raw.subarray(at, at + take), fill);
-        fill += take;
-        at += take;
-        if (fill === batch.length) {
-          yield batch;
-          fill = 0;
-        }
-      }
-    }
-    if (fill > 0) yield batch.subarray(0, fill);
+    await records.finish();
+    if (crc !== header.streamCrc32c) throw corrupt('the uncompressed stream fails its CRC');
   }
 }
 
@@ -362,64 +360,11 @@ function checkPlacement(header: ImageHeader, extents: Extent[], singlePages: num
   }
 }
 
-/** Reads the extents in order, in large reads, into one buffer. */
-async function readChunkStream(storage: BlockDevice, extents: readonly Extent[]): Promise<Uint8Array> {
-  const totalPages = extents.reduce((sum, e) => sum + e.pageCount, 0);
-  const stream = storage.allocAligned(totalPages * PAGE_SIZE);
-  let at = 0;
-  for (const extent of extents) {
-    const end = at + extent.pageCount * PAGE_SIZE;
-    let position = extent.startPage * PAGE_SIZE;
-    while (at < end) {
-      const piece = stream.subarray(at, Math.min(end, at + READ_BYTES));
-      const n = await storage.read(piece, position);
-      if (n <= 0 || n % PAGE_SIZE !== 0) {
-        throw new HiberkitError('IMAGE_TRUNCATED', `reading ${storage.path} at byte ${position} returned ${n} bytes: the image is cut short`);
-      }
-      at += n;
-      position += n;
-    }
-  }
-  return stream;
-}
-
 /** One record of the chunk stream: its decoded header, and views of its header and payload bytes. */
 interface ChunkRecord {
   chunk: ChunkHeader;
   recordHeader: Uint8Array;
   payload: Uint8Array;
-}
-
-/**
- * Whether there is room to keep the decoded stream: the stored stream is already in memory, and
- * the kernel allocates about the decoded size again while the image is uploaded.
- */
-function keepsDecodedStream(header: ImageHeader, availableMemoryBytes: number | undefined): boolean {
-  if (availableMemoryBytes === undefined) return false;
-  const decodedBytes = header.streamPages * PAGE_SIZE;
-  return availableMemoryBytes >= header.storedBytes + 2 * decodedBytes + DECODE_ONCE_MARGIN_BYTES;
-}
-
-/**
- * Checks every chunk record, opens each encrypted payload in place, decodes every chunk and checks
- * the CRC of the whole uncompressed stream. With `decoded`, each chunk is decoded into its place
- * there (chunk i starts at page i × chunkPages), so the caller has the stream without decoding again.
- */
-function verifyStream(stream: Uint8Array, header: ImageHeader, sealed: SealedImage | null, decoded: Uint8Array | null): ChunkRecord[] {
-  const chunkBytes = header.chunkPages * PAGE_SIZE;
-  const scratch = decoded ? null : new Uint8Array(chunkBytes);
-  const chunks: ChunkRecord[] = [];
-  let crc = 0;
-  for (const record of chunkRecords(stream, header)) {
-    if (sealed) openInPlace(record, sealed);
-    const target = scratch ?? decoded!.subarray(record.chunk.index * chunkBytes);
-    const raw = decodeChunk(record, target);
-    if (decoded && record.chunk.codec !== CODEC_LZ4) target.set(raw);
-    crc = crc32c(raw, crc);
-    chunks.push(record);
-  }
-  if (crc !== header.streamCrc32c) throw corrupt('the uncompressed stream fails its CRC');
-  return chunks;
 }
 
 /** Replaces a sealed payload with its plaintext once the tag has verified it. */
@@ -431,15 +376,38 @@ function openInPlace(record: ChunkRecord, sealed: SealedImage): void {
 }
 
 /**
- * The records of the chunk stream, each checked on its own (magic, CRCs, index, lengths, codec);
- * after the last, that they cover the stream exactly. The caller must iterate to the end for the
- * final checks to run.
+ * Reads the chunk stream from its extents, front to back, in large page-aligned reads through one
+ * window buffer (so it works with O_DIRECT and holds one read and one record, never the image), and
+ * hands out one record at a time, each checked on its own: magic, CRCs, index, lengths, codec.
  */
-function* chunkRecords(stream: Uint8Array, header: ImageHeader): Generator<ChunkRecord> {
-  let at = 0;
-  for (let index = 0; index < header.chunkCount; index++) {
-    const chunk = decodeChunkHeader(stream.subarray(0, header.storedBytes), at, header.encrypted);
+class ChunkRecordReader {
+  readonly #window: Uint8Array;
+  /** Window index of the next stream byte not handed out yet, and one past the last byte read. */
+  #start = 0;
+  #end = 0;
+  /** Stream offset of the window's #start. */
+  #streamAt = 0;
+  #extent = 0;
+  /** Pages of extent #extent already read. */
+  #extentPagesRead = 0;
+
+  constructor(
+    private readonly storage: BlockDevice,
+    private readonly extents: readonly Extent[],
+    private readonly header: ImageHeader,
+  ) {
+    const largestRecord = CHUNK_HEADER_BYTES + header.chunkPages * PAGE_SIZE;
+    this.#window = storage.allocAligned(READ_BYTES + alignUp(largestRecord));
+  }
+
+  /** The record of chunk `index`; its views hold until the next call. */
+  async next(index: number): Promise<ChunkRecord> {
+    const { header } = this;
+    const at = this.#streamAt;
     const where = `chunk ${index} (stream byte ${at})`;
+    if (at + CHUNK_HEADER_BYTES > header.storedBytes) throw corrupt(`the chunk stream ends inside the record header of ${where}`);
+    await this.#have(CHUNK_HEADER_BYTES);
+    const chunk = decodeChunkHeader(this.#window, this.#start, header.encrypted, at);
     if (chunk.index !== index) throw corrupt(`${where} is numbered ${chunk.index}`);
     const expectedRaw = Math.min(header.chunkPages, header.streamPages - index * header.chunkPages) * PAGE_SIZE;
     if (chunk.rawBytes !== expectedRaw) throw corrupt(`${where} holds ${chunk.rawBytes} bytes, expected ${expectedRaw}`);
@@ -449,15 +417,58 @@ function* chunkRecords(stream: Uint8Array, header: ImageHeader): Generator<Chunk
     } else if (chunk.storedBytes !== chunk.rawBytes) {
       throw corrupt(`${where} is stored raw in ${chunk.storedBytes} bytes instead of ${chunk.rawBytes}`);
     }
-    const payloadStart = at + CHUNK_HEADER_BYTES;
-    const payloadEnd = payloadStart + chunk.storedBytes;
-    if (payloadEnd > header.storedBytes) throw corrupt(`${where} reaches past the end of the chunk stream`);
-    const payload = stream.subarray(payloadStart, payloadEnd);
+    const recordBytes = CHUNK_HEADER_BYTES + chunk.storedBytes;
+    if (at + recordBytes > header.storedBytes) throw corrupt(`${where} reaches past the end of the chunk stream`);
+    await this.#have(recordBytes);
+    const record = this.#window.subarray(this.#start, this.#start + recordBytes);
+    const payload = record.subarray(CHUNK_HEADER_BYTES);
     if (crc32c(payload) !== chunk.payloadCrc32c) throw corrupt(`${where} fails its payload CRC`);
-    yield { chunk, recordHeader: stream.subarray(at, payloadStart), payload };
-    at = payloadEnd;
+    this.#start += recordBytes;
+    this.#streamAt += recordBytes;
+    return { chunk, recordHeader: record.subarray(0, CHUNK_HEADER_BYTES), payload };
   }
-  if (at !== header.storedBytes) throw corrupt(`the chunk records end at byte ${at}, the header says ${header.storedBytes}`);
+
+  /** After the last record: the records end where the header says, and the rest of the last page is zero. */
+  async finish(): Promise<void> {
+    if (this.#streamAt !== this.header.storedBytes) throw corrupt(`the chunk records end at byte ${this.#streamAt}, the header says ${this.header.storedBytes}`);
+    const padding = alignUp(this.header.storedBytes) - this.header.storedBytes;
+    await this.#have(padding);
+    if (!isZero(this.#window, this.#start, this.#start + padding)) throw corrupt('the padding after the last chunk record is not zero');
+  }
+
+  /** Reads until the window holds at least `bytes` bytes from #start. */
+  async #have(bytes: number): Promise<void> {
+    while (this.#end - this.#start < bytes) {
+      if (this.#start >= PAGE_SIZE) this.#compact();
+      const extent = this.extents[this.#extent];
+      if (!extent) throw corrupt('the chunk stream ends before its last record');
+      const position = (extent.startPage + this.#extentPagesRead) * PAGE_SIZE;
+      const want = Math.min(this.#window.length - this.#end, READ_BYTES, (extent.pageCount - this.#extentPagesRead) * PAGE_SIZE);
+      const n = await this.storage.read(this.#window.subarray(this.#end, this.#end + want), position);
+      if (n <= 0 || n % PAGE_SIZE !== 0) {
+        throw new HiberkitError('IMAGE_TRUNCATED', `reading ${this.storage.path} at byte ${position} returned ${n} bytes: the image is cut short`);
+      }
+      this.#end += n;
+      this.#extentPagesRead += n / PAGE_SIZE;
+      if (this.#extentPagesRead === extent.pageCount) {
+        this.#extent++;
+        this.#extentPagesRead = 0;
+      }
+    }
+  }
+
+  /** Moves the bytes not handed out yet to the front, ending on a page boundary so the next read lands aligned. */
+  #compact(): void {
+    const pending = this.#end - this.#start;
+    const to = alignUp(pending) - pending;
+    this.#window.copyWithin(to, this.#start, this.#end);
+    this.#start = to;
+    this.#end = to + pending;
+  }
+}
+
+function alignUp(bytes: number): number {
+  return Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
 }
 
 /** The uncompressed bytes of a chunk: the payload itself, or decompressed into `scratch`. */

@@ -119,6 +119,8 @@ export interface NativeBinding {
   // ---- codec.cc: the image format's codecs (lib/codec/index.ts uses them when present)
   /** CRC32C (SSE4.2 where the CPU has it), continuing from `seed` (0 to start). */
   crc32c?: (data: Uint8Array, seed?: number) => number;
+  /** CRC32C(A ++ B) from crc32c(A), crc32c(B) and B's length in bytes. */
+  crc32cCombine?: (crcA: number, crcB: number, lengthB: number) => number;
   /** One LZ4 block of `src` into `dst`: its length, or 0 when it does not fit. */
   lz4Compress?: (src: Uint8Array, dst: Uint8Array) => number;
   /** The decompressed length, or -1 for a malformed block or one that does not fit in `dst`. */
@@ -138,6 +140,11 @@ export interface NativeBinding {
   ) => NativeImageWriteResult;
   /** InvalidateImage: writes `originalPage` at `resumePage` and flushes; returns 0 or an errno. */
   invalidateImageFd?: (storageFd: number, resumePage: number, originalPage: Uint8Array) => number;
+  /**
+   * How WriteImage's chunk writes go on this descriptor: 'aio' (overlapped: O_DIRECT and a kernel
+   * AIO context) or 'synchronous' (each write done when queued).
+   */
+  imageWriterIoMode?: (storageFd: number) => 'aio' | 'synchronous';
   /**
    * The writer's AES-256-GCM (native/image_crypto.h): seals `data` in place as chunks of
    * `chunkBytes` with indexes firstIndex, firstIndex + 1, …, all with associated data `aad`;

@@ -144,7 +144,7 @@ describe('hiberkit CLI on a swap file on ext4 (/dev/vdb)', () => {
     });
     const resumeBoot = report<{ phase: 'resume-boot'; vdbMounts: number }>(second, 'resume-boot');
     expect(resumeBoot.vdbMounts).toBe(0);
-    expect(hiberkitLines(second)).toContain('hiberkit: image found on /dev/vdb; loading and verifying');
+    expect(hiberkitLines(second)).toContain('hiberkit: image found on /dev/vdb; loading it');
     expectResumed(second, 1, report<StateReport>(first, 'before', 1), '/dev/vdb');
     expect(report(second, 'swap-file-after')).toMatchObject({ signature: 'SWAPSPACE2', swapCycle: true, filesystem: 'still-writable' });
     expect(second.scenarioExit, describeBoot(second)).toBe(0);

@@ -1,0 +1,221 @@
+/**
+ * The C++ image writer's overlapped disk writes (native/write_queue.h). On an O_DIRECT descriptor
+ * its chunk writes go through Linux native AIO: a ring of buffer slots is in flight while the next
+ * one is filled. The image must still be byte for byte what the TypeScript writer makes (as on the
+ * synchronous path, which test/image-crosscheck.test.ts covers with buffered files), and a failing
+ * disk must be reported the same way on both paths.
+ *
+ * The files live in the system's temporary directory, which must allow O_DIRECT (ext4, xfs, btrfs
+ * do; tmpfs does not): the first test says so plainly if it does not.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ERRNO } from '../lib/errors.js';
+import { PAGE_SIZE } from '../lib/ioctls.js';
+import { requireNative, type NativeImageWriteParams } from '../lib/native/binding.js';
+import { ImageWriter } from '../lib/image/writer.js';
+import { loadImage } from '../lib/image/reader.js';
+import { imageKeysFor } from '../lib/image/security.js';
+import {
+  MemoryBlockDevice,
+  allocationPatterns,
+  listAllocator,
+  publicKeyEncryption,
+  randomBytes,
+  snapshotLikeStream,
+  swapDevice,
+  swapHeaderPage,
+  testIdentity,
+} from './image-support.js';
+
+const native = requireNative();
+const workdir = mkdtempSync(join(tmpdir(), 'hiberkit-writer-aio-'));
+afterAll(() => rmSync(workdir, { recursive: true, force: true }));
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const DIRECT = constants.O_RDWR | constants.O_DIRECT;
+let fileCounter = 0;
+
+/** Runs `body` on a file holding `initial`, opened with `flags`; returns its result and the file's bytes after. */
+function onFile<T>(initial: Uint8Array, flags: number, body: (fd: number) => T): { result: T; bytes: Uint8Array } {
+  const path = join(workdir, `device-${fileCounter++}.img`);
+  writeFileSync(path, initial);
+  const fd = openSync(path, flags);
+  try {
+    const result = body(fd);
+    closeSync(fd);
+    return { result, bytes: new Uint8Array(readFileSync(path)) };
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
+describe('which path the chunk writes take', () => {
+  it('AIO on an O_DIRECT descriptor, synchronous writes on a buffered one', () => {
+    const modes = ['direct', 'buffered'].map((kind) =>
+      onFile(new Uint8Array(PAGE_SIZE), kind === 'direct' ? DIRECT : constants.O_RDWR, (fd) => native.imageWriterIoMode!(fd)).result,
+    );
+    expect(modes, `O_DIRECT must work in ${tmpdir()} for these tests`).toEqual(['aio', 'synchronous']);
+  });
+});
+
+interface Case {
+  label: string;
+  stream: Uint8Array;
+  pages: number[];
+  compression: 'lz4' | 'none';
+  chunkPages: number;
+  ioBytes: number;
+  encrypted?: boolean;
+}
+
+const sealed = publicKeyEncryption();
+const imageId = randomBytes(16, 91);
+
+const cases: Case[] = [
+  // 25 slots of 16 pages: the ring of four wraps around many times.
+  { label: 'raw, contiguous, 64 KiB slots', stream: snapshotLikeStream(400, 11), pages: allocationPatterns.contiguous(500), compression: 'none', chunkPages: 32, ioBytes: 64 << 10 },
+  { label: 'LZ4, shuffled, one-page slots', stream: snapshotLikeStream(150, 12), pages: allocationPatterns.shuffled(300, 1, 13), compression: 'lz4', chunkPages: 7, ioBytes: PAGE_SIZE },
+  // 512 one-page writes per 2 MiB slot: more than the 1024 writes the queue keeps in flight, so
+  // it has to take completions before it may submit more.
+  { label: 'raw, scattered, 2 MiB slots (the in-flight cap)', stream: randomBytes(2000 * PAGE_SIZE, 14), pages: allocationPatterns.scattered(2100), compression: 'none', chunkPages: 16, ioBytes: 2 << 20 },
+  { label: 'LZ4, descending runs, 20 KiB slots', stream: snapshotLikeStream(300, 15), pages: allocationPatterns.descendingRuns(400, 900, 9), compression: 'lz4', chunkPages: 32, ioBytes: 5 * PAGE_SIZE },
+];
+
+describe('on an O_DIRECT file (AIO), the C++ writer writes what the TypeScript writer writes', () => {
+  const withEncrypted = cases.flatMap((c) => [c, { ...c, label: `${c.label}, encrypted`, encrypted: true }]);
+  it.each(withEncrypted)('$label', async (c) => {
+    const devicePages = Math.max(...c.pages) + 3;
+    const { device, original } = swapDevice(devicePages, 0, 5);
+    const initial = Uint8Array.from(device.bytes);
+
+    const writer = new ImageWriter({
+      storage: device,
+      allocator: listAllocator(c.pages),
+      resumePage: 0,
+      originalResumePage: original,
+      identity: testIdentity,
+      compression: c.compression,
+      chunkPages: c.chunkPages,
+      streamPages: c.stream.length / PAGE_SIZE,
+      ioBytes: c.ioBytes,
+      ...(c.encrypted ? { encryption: sealed.encryption, imageId } : {}),
+    });
+    writer.writePages(c.stream);
+    const summary = writer.finish();
+
+    const params: NativeImageWriteParams = {
+      resumePage: 0,
+      originalResumePage: original,
+      identity: testIdentity,
+      compression: c.compression,
+      chunkPages: c.chunkPages,
+      ioBytes: c.ioBytes,
+      maxStoredPages: c.pages.length,
+      encryption: c.encrypted ? imageKeysFor(sealed.encryption, imageId) : undefined,
+    };
+    const { result, bytes } = onFile(initial, DIRECT, (fd) => {
+      expect(native.imageWriterIoMode!(fd)).toBe('aio');
+      return native.writeImageFromBuffer!(fd, params, c.stream, c.pages.map((p) => p * PAGE_SIZE));
+    });
+    const { streamPages, storedBytes, extents, storedPages } = summary;
+    expect(result).toEqual({ error: 0, stage: 'done', streamPages, storedBytes, extents, storedPages });
+    const firstDifference = bytes.findIndex((b, i) => b !== device.bytes[i]);
+    expect(firstDifference, `first differing byte (page ${Math.floor(firstDifference / PAGE_SIZE)})`).toBe(-1);
+
+    const image = await loadImage(new MemoryBlockDevice(bytes), 0, { kernelRelease: null, machineId: null }, sealed.options);
+    const restored: Uint8Array[] = [];
+    for await (const batch of image.pages(256)) restored.push(Uint8Array.from(batch));
+    expect(Buffer.concat(restored).equals(c.stream)).toBe(true);
+  });
+});
+
+/**
+ * A failing disk, on both paths: 60 raw pages (chunks of 16, 16, 16 and 12 pages, 61 pages with
+ * their headers) in 16-page slots on swap pages 1.., so the chunk stream's writes cover pages
+ * 1-16, 17-32, 33-48 and, last, 49-61; the extent map follows at page 62.
+ */
+describe('a failing disk is reported the same way on both paths, and the resume page stays as it was', () => {
+  const paths = [
+    ['AIO', DIRECT, 'aio'],
+    ['synchronous', constants.O_RDWR, 'synchronous'],
+  ] as const;
+  const devicePages = 200;
+  const original = swapHeaderPage(devicePages - 1);
+  const initial = randomBytes(devicePages * PAGE_SIZE, 21);
+  initial.set(original, 0);
+  const failingParams: NativeImageWriteParams = {
+    resumePage: 0,
+    originalResumePage: original,
+    identity: testIdentity,
+    compression: 'none',
+    chunkPages: 16,
+    ioBytes: 16 * PAGE_SIZE,
+    maxStoredPages: 150,
+  };
+
+  it.each(paths)('%s: a descriptor the writes are refused on (EBADF)', (_label, flags, mode) => {
+    const readOnly = (flags & ~constants.O_RDWR) | constants.O_RDONLY;
+    const { result, bytes } = onFile(initial, readOnly, (fd) => {
+      expect(native.imageWriterIoMode!(fd)).toBe(mode);
+      return native.writeImageFromBuffer!(fd, failingParams, randomBytes(60 * PAGE_SIZE, 22), allocationPatterns.contiguous(150).map((p) => p * PAGE_SIZE));
+    });
+    expect(result).toMatchObject({ error: ERRNO.EBADF, stage: 'write chunks' });
+    expect(Buffer.from(bytes).equals(Buffer.from(initial))).toBe(true);
+  });
+
+  // RLIMIT_FSIZE makes the kernel cut a write that crosses the limit short and refuse one that
+  // starts at or beyond it with EFBIG (and SIGXFSZ, which the child ignores). Under AIO the first
+  // arrives as a short completion, which the queue finishes with pwrite, and the second as a
+  // completion carrying -EFBIG; both must end in EFBIG at "write chunks". The cut write is the
+  // last chunk write, so no later one fails instead: a short completion taken for success would
+  // show up as a failure at "write extent map".
+  const limits = [
+    ['the last write cut short by the file size limit', 56],
+    ['a write refused at the file size limit', 33],
+  ] as const;
+  it.each(paths.flatMap(([label, flags, mode]) => limits.map(([what, limitPages]) => [`${label}: ${what}`, flags, mode, limitPages] as const)))(
+    '%s (EFBIG)',
+    (_label, flags, mode, limitPages) => {
+      const path = join(workdir, `limited-${fileCounter++}.img`);
+      writeFileSync(path, initial);
+      const run = spawnSync('prlimit', [`--fsize=${limitPages * PAGE_SIZE}`, '--', process.execPath, '-e', LIMITED_CHILD, root, path, String(flags), JSON.stringify(failingParams)], {
+        encoding: 'utf8',
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const { mode: used, result } = JSON.parse(run.stdout) as { mode: string; result: unknown };
+      expect(used).toBe(mode);
+      expect(result).toMatchObject({ error: ERRNO.EFBIG, stage: 'write chunks' });
+      const bytes = readFileSync(path);
+      expect(bytes.subarray(0, PAGE_SIZE).equals(Buffer.from(original))).toBe(true);
+      // The writes below the limit landed, the first part of a cut one included: the last page
+      // there holds chunk payload only (the chunk headers fall elsewhere), all the child's 0xa5.
+      const lastBelow = bytes.subarray((limitPages - 1) * PAGE_SIZE, limitPages * PAGE_SIZE);
+      expect(lastBelow.every((b) => b === 0xa5)).toBe(true);
+    },
+  );
+});
+
+/**
+ * The child that writes under a file size limit (argv: package root, file, open flags, params as
+ * JSON, which turns the original resume page into an object keyed by index: rebuilt here). Prints
+ * which write path it got and the writer's result.
+ */
+const LIMITED_CHILD = `
+process.on('SIGXFSZ', () => {});
+const fs = require('node:fs');
+const [root, path, flags, paramsJson] = process.argv.slice(1);
+const addon = require(require.resolve('node-gyp-build', { paths: [root] }))(root);
+const params = JSON.parse(paramsJson);
+params.originalResumePage = Uint8Array.from(Object.values(params.originalResumePage));
+const fd = fs.openSync(path, Number(flags));
+const stream = new Uint8Array(60 * 4096).fill(0xa5);
+const offsets = Array.from({ length: 150 }, (_, i) => (i + 1) * 4096);
+const mode = addon.imageWriterIoMode(fd);
+const result = addon.writeImageFromBuffer(fd, params, stream, offsets);
+process.stdout.write(JSON.stringify({ mode, result }));
+`;
