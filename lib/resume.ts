@@ -103,6 +103,9 @@ async function upload(batches: AsyncIterable<Uint8Array>, writePages: (buf: Uint
   for await (const batch of batches) {
     const written = writePages(batch);
     if (written !== batch.length) {
+      // writev stops at the first page the kernel does not take and reports what it took: the
+      // page's own error, if it had one, comes with the next call (which throws it).
+      writePages(batch.subarray(written));
       throw new HiberkitError('RESTORE_FAILED', `the kernel took ${written} of ${batch.length} bytes of the image: it considers the image complete early, so it does not match this machine`);
     }
     last = batch;

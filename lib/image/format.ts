@@ -373,7 +373,7 @@ export function checkHeaderPage(page: Uint8Array): { encrypted: boolean } {
 /** The security block of a header page that checkHeaderPage found encrypted, as stored (unverified). */
 export function decodeSecurityBlock(page: Uint8Array): SecurityBlock {
   assertPage(page, 'header page');
-  const copy = (offset: number, length: number) => page.slice(offset, offset + length);
+  const copy = (offset: number, length: number) => copyOf(page, offset, offset + length);
   return {
     keyBlock: copy(S_KEY_BLOCK, KEY_BLOCK_BYTES),
     imageId: copy(S_IMAGE_ID, IMAGE_ID_BYTES),
@@ -580,7 +580,7 @@ export function decodeChunkHeader(src: Uint8Array, at: number, encrypted: boolea
     storedBytes: view.getUint32(C_STORED_BYTES, true),
     codec,
     payloadCrc32c: view.getUint32(C_PAYLOAD_CRC, true),
-    ...(encrypted ? { tag: header.slice(C_TAG, C_TAG + CHUNK_TAG_BYTES) } : {}),
+    ...(encrypted ? { tag: copyOf(header, C_TAG, C_TAG + CHUNK_TAG_BYTES) } : {}),
   };
 }
 
@@ -599,6 +599,14 @@ const PAGE_CRC_OFFSET = 4092;
 export function pageContentCrc(page: Uint8Array, seed = 0): number {
   assertPage(page, 'page');
   return crc32c(page.subarray(0, PAGE_CRC_OFFSET), seed);
+}
+
+/**
+ * A copy of bytes[from, to). Not `bytes.slice()`: on a Buffer (what the native backend's
+ * allocAligned returns) that is a view, which changes when a reader reuses its buffer.
+ */
+function copyOf(bytes: Uint8Array, from: number, to: number): Uint8Array {
+  return new Uint8Array(bytes.subarray(from, to));
 }
 
 function viewOf(bytes: Uint8Array): DataView {

@@ -100,11 +100,11 @@ export interface CycleTimes {
   freezeToOffMs?: number;
   /**
    * Host milliseconds in the resume boot from `hiberkit resume` to the `resumed` line, and its
-   * parts: reading and verifying the image, uploading it to /dev/snapshot, the restore itself.
+   * parts: loading the image (read, verified and uploaded to /dev/snapshot in one pass), then
+   * the freeze and restore.
    */
   resumeMs: number;
-  verifyMs: number;
-  uploadMs: number;
+  loadMs: number;
   restoreMs: number;
   hibernateBootMs: number;
   resumeBootMs: number;
@@ -175,8 +175,7 @@ export function cycleTimes(hibernateBoot: BootResult, resumeBoot: BootResult, cy
   const start = resumeBoot.lines.find((l) => l.kind === 'STAMP' && l.payload.startsWith('resume-start '));
   const lines = consoleLines(resumeBoot);
   const startAt = start ? start.lineNo - 1 : -1;
-  const verifiedAt = lines.findIndex((line, i) => i > startAt && line.startsWith('hiberkit: verified '));
-  const restoringAt = lines.findIndex((line, i) => i > verifiedAt && line.startsWith('hiberkit: restoring the image'));
+  const loadedAt = lines.findIndex((line, i) => i > startAt && line.startsWith('hiberkit: loaded and verified '));
   const resumedAt = resumedLineIndex(resumeBoot, cycle);
   const between = (from: number, to: number): number => (from >= 0 && to >= 0 ? resumeBoot.lineTimesMs[to]! - resumeBoot.lineTimesMs[from]! : NaN);
   return {
@@ -186,9 +185,8 @@ export function cycleTimes(hibernateBoot: BootResult, resumeBoot: BootResult, cy
     writeMs: saved ? Number(saved[2]) : undefined,
     freezeToOffMs: saved ? Number(saved[3]) : undefined,
     resumeMs: between(startAt, resumedAt),
-    verifyMs: between(startAt, verifiedAt),
-    uploadMs: between(verifiedAt, restoringAt),
-    restoreMs: between(restoringAt, resumedAt),
+    loadMs: between(startAt, loadedAt),
+    restoreMs: between(loadedAt, resumedAt),
     hibernateBootMs: hibernateBoot.elapsedMs,
     resumeBootMs: resumeBoot.elapsedMs,
   };
@@ -198,7 +196,7 @@ export function formatTimes(label: string, t: CycleTimes): string {
   return (
     `${label}: snapshot ${t.snapshotMiB} MiB, stored ${t.storedMiB} MiB written in ${t.writeMs} ms ` +
     `(freeze to power-off ${t.freezeToOffMs} ms); resume command to "resumed" ${t.resumeMs} ms ` +
-    `(read+verify ${t.verifyMs}, upload ${t.uploadMs}, restore ${t.restoreMs}); ` +
+    `(start-up and load ${t.loadMs}, freeze and restore ${t.restoreMs}); ` +
     `boots ${(t.hibernateBootMs / 1000).toFixed(1)} s + ${(t.resumeBootMs / 1000).toFixed(1)} s`
   );
 }

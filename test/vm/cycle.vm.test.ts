@@ -84,19 +84,26 @@ describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
     console.log(formatTimes('partition cycle', cycleTimes(first, second, 1)));
   });
 
-  describe('a damaged or truncated image is refused before it reaches /dev/snapshot; swap is usable and the boot goes on', () => {
+  describe('a damaged or truncated image is refused (a damaged chunk part way through the upload); swap is usable and the boot goes on', () => {
+    let chunkRefusal: BootResult;
     let refusal: BootResult;
 
     beforeAll(async () => {
-      refusal = await bootCycleVm({
-        scenario: 'cycle-refused',
-        disks: [{ path: damaged.chunk }, { path: damaged.header }, { path: damaged.truncated }],
-        cmdline: ['hk.devices=/dev/vda,/dev/vdb,/dev/vdc'],
-      });
+      [chunkRefusal, refusal] = await Promise.all([
+        // Chunks go to /dev/snapshot as they pass their checks, and the kernel checks the image's
+        // header page against this machine first: this boot has the very disks of the hibernating
+        // one, since the firmware's memory map (which the kernel compares) depends on them.
+        bootCycleVm({ scenario: 'cycle-refused', disks: [{ path: damaged.chunk }], cmdline: ['hk.devices=/dev/vda'] }),
+        bootCycleVm({
+          scenario: 'cycle-refused',
+          disks: [{ path: damaged.header }, { path: damaged.truncated }],
+          cmdline: ['hk.devices=/dev/vda,/dev/vdb'],
+        }),
+      ]);
     });
 
     test('a byte flipped inside the chunk data', () => {
-      const message = expectRefused(refusal, 'vda');
+      const message = expectRefused(chunkRefusal, 'vda');
       expect(message).toContain(`chunk ${damaged.chunkIndex} `);
       expect(message).toContain('fails its payload CRC');
       expect(resumePageOf(damaged.chunk).signature).toBe('SWAPSPACE2');
@@ -104,7 +111,7 @@ describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
     });
 
     test('a byte flipped in the image header', () => {
-      const message = expectRefused(refusal, 'vdb');
+      const message = expectRefused(refusal, 'vda');
       expect(message).toMatch(/header/);
       expect(resumePageOf(damaged.header).signature).toBe('SWAPSPACE2');
       console.log(`damaged header: ${message}`);
@@ -112,7 +119,7 @@ describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
 
     test('a device cut short in the middle of the image', () => {
       // Its swap header promises more pages than the device has, so the kernel's swapon refuses it.
-      const message = expectRefused(refusal, 'vdc', { swapon: false });
+      const message = expectRefused(refusal, 'vdb', { swapon: false });
       expect(message).toMatch(/past the end|cut short/);
       expect(resumePageOf(damaged.truncated).signature).toBe('SWAPSPACE2');
       console.log(`truncated image: ${message}`);

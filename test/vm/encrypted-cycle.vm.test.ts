@@ -99,9 +99,11 @@ describe('encrypted hiberkit CLI cycles', () => {
   });
 
   test('an encrypted image altered with its CRCs recomputed is refused by its authentication', async () => {
+    // Two disks like the hibernating boots: the kernel checks the image's header page against the
+    // firmware's memory map, which depends on them, before hiberkit reaches the altered chunk.
     const refusal = await bootCycleVm({
       scenario: 'cycle-refused',
-      disks: [{ path: tampered.disk }],
+      disks: [{ path: tampered.disk }, { path: createDisk('cycle-encrypted-blank.img', 4) }],
       cmdline: ['hk.devices=/dev/vda', `hk.pass=${PASSPHRASE}`],
     });
     const message = expectRefused(refusal, 'vda');
