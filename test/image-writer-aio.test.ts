@@ -1,9 +1,9 @@
 /**
  * The C++ image writer's overlapped disk writes (native/write_queue.h). On an O_DIRECT descriptor
  * its chunk writes go through Linux native AIO: a ring of buffer slots is in flight while the next
- * one is filled. The image must still be byte for byte what the TypeScript writer makes (as on the
- * synchronous path, which test/image-crosscheck.test.ts covers with buffered files), and a failing
- * disk must be reported the same way on both paths.
+ * one is filled. That the image is still byte for byte what the TypeScript writer makes is
+ * test/image-crosscheck.test.ts's (on buffered and O_DIRECT files); here: which path a descriptor
+ * gets, and that a failing disk is reported the same way on both.
  *
  * The files live in the system's temporary directory, which must allow O_DIRECT (ext4, xfs, btrfs
  * do; tmpfs does not): the first test says so plainly if it does not.
@@ -17,20 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ERRNO } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
 import { requireNative, type NativeImageWriteParams } from '../lib/native/binding.js';
-import { ImageWriter } from '../lib/image/writer.js';
-import { loadImage } from '../lib/image/reader.js';
-import { imageKeysFor } from '../lib/image/security.js';
-import {
-  MemoryBlockDevice,
-  allocationPatterns,
-  listAllocator,
-  publicKeyEncryption,
-  randomBytes,
-  snapshotLikeStream,
-  swapDevice,
-  swapHeaderPage,
-  testIdentity,
-} from './image-support.js';
+import { allocationPatterns, randomBytes, swapHeaderPage, testIdentity } from './image-support.js';
 
 const native = requireNative();
 const workdir = mkdtempSync(join(tmpdir(), 'hiberkit-writer-aio-'));
@@ -60,77 +47,6 @@ describe('which path the chunk writes take', () => {
       onFile(new Uint8Array(PAGE_SIZE), kind === 'direct' ? DIRECT : constants.O_RDWR, (fd) => native.imageWriterIoMode!(fd)).result,
     );
     expect(modes, `O_DIRECT must work in ${tmpdir()} for these tests`).toEqual(['aio', 'synchronous']);
-  });
-});
-
-interface Case {
-  label: string;
-  stream: Uint8Array;
-  pages: number[];
-  compression: 'lz4' | 'none';
-  chunkPages: number;
-  ioBytes: number;
-  encrypted?: boolean;
-}
-
-const sealed = publicKeyEncryption();
-const imageId = randomBytes(16, 91);
-
-const cases: Case[] = [
-  // 25 slots of 16 pages: the ring of four wraps around many times.
-  { label: 'raw, contiguous, 64 KiB slots', stream: snapshotLikeStream(400, 11), pages: allocationPatterns.contiguous(500), compression: 'none', chunkPages: 32, ioBytes: 64 << 10 },
-  { label: 'LZ4, shuffled, one-page slots', stream: snapshotLikeStream(150, 12), pages: allocationPatterns.shuffled(300, 1, 13), compression: 'lz4', chunkPages: 7, ioBytes: PAGE_SIZE },
-  // 512 one-page writes per 2 MiB slot: more than the 1024 writes the queue keeps in flight, so
-  // it has to take completions before it may submit more.
-  { label: 'raw, scattered, 2 MiB slots (the in-flight cap)', stream: randomBytes(2000 * PAGE_SIZE, 14), pages: allocationPatterns.scattered(2100), compression: 'none', chunkPages: 16, ioBytes: 2 << 20 },
-  { label: 'LZ4, descending runs, 20 KiB slots', stream: snapshotLikeStream(300, 15), pages: allocationPatterns.descendingRuns(400, 900, 9), compression: 'lz4', chunkPages: 32, ioBytes: 5 * PAGE_SIZE },
-];
-
-describe('on an O_DIRECT file (AIO), the C++ writer writes what the TypeScript writer writes', () => {
-  const withEncrypted = cases.flatMap((c) => [c, { ...c, label: `${c.label}, encrypted`, encrypted: true }]);
-  it.each(withEncrypted)('$label', async (c) => {
-    const devicePages = Math.max(...c.pages) + 3;
-    const { device, original } = swapDevice(devicePages, 0, 5);
-    const initial = Uint8Array.from(device.bytes);
-
-    const writer = new ImageWriter({
-      storage: device,
-      allocator: listAllocator(c.pages),
-      resumePage: 0,
-      originalResumePage: original,
-      identity: testIdentity,
-      compression: c.compression,
-      chunkPages: c.chunkPages,
-      streamPages: c.stream.length / PAGE_SIZE,
-      ioBytes: c.ioBytes,
-      ...(c.encrypted ? { encryption: sealed.encryption, imageId } : {}),
-    });
-    writer.writePages(c.stream);
-    const summary = writer.finish();
-
-    const params: NativeImageWriteParams = {
-      resumePage: 0,
-      originalResumePage: original,
-      identity: testIdentity,
-      compression: c.compression,
-      chunkPages: c.chunkPages,
-      ioBytes: c.ioBytes,
-      maxStoredPages: c.pages.length,
-      encryption: c.encrypted ? imageKeysFor(sealed.encryption, imageId) : undefined,
-    };
-    const { result, bytes } = onFile(initial, DIRECT, (fd) => {
-      expect(native.imageWriterIoMode!(fd)).toBe('aio');
-      return native.writeImageFromBuffer!(fd, params, c.stream, c.pages.map((p) => p * PAGE_SIZE));
-    });
-    const { streamPages, storedBytes, extents, storedPages } = summary;
-    expect(result).toEqual({ error: 0, stage: 'done', streamPages, storedBytes, extents, storedPages });
-    const firstDifference = bytes.findIndex((b, i) => b !== device.bytes[i]);
-    expect(firstDifference, `first differing byte (page ${Math.floor(firstDifference / PAGE_SIZE)})`).toBe(-1);
-
-    const image = await loadImage(new MemoryBlockDevice(bytes), 0, { kernelRelease: null, machineId: null }, sealed.options);
-    const restored: Uint8Array[] = [];
-    for await (const batch of image.pages(256)) restored.push(Uint8Array.from(batch));
-    expect(Buffer.concat(restored).equals(c.stream)).toBe(true);
   });
 });
 

@@ -91,7 +91,7 @@ export interface LoadOptions {
 /** What readHeaderSummary finds: facts from the header, checked for damage but not authenticated. */
 export interface HeaderSummary {
   marker: ResumeMarker;
-  /** Decoded and CRC-checked; for an encrypted image unverified until loadImage checks its MAC. */
+  /** Decoded and CRC-checked; for an encrypted image unverified until openImage checks its MAC. */
   header: ImageHeader;
   /** How an encrypted image's key is sealed; null for an image without encryption. */
   keyKind: KeyKind | null;
@@ -102,7 +102,7 @@ export interface HeaderSummary {
  * original pages when hiberkit's signature is there. Throws FOREIGN_SIGNATURE for another tool's
  * image or a page that is not swap at all, UNSUPPORTED_VERSION for another hiberkit marker
  * version, IMAGE_CORRUPT when the original signature cannot be rebuilt. It does not check the
- * marker's CRC: a damaged marker must still be undoable. loadImage checks the rest.
+ * marker's CRC: a damaged marker must still be undoable. openImage checks the rest.
  */
 export function readMarker(storage: BlockDevice, resumePage: number): FoundMarker | null {
   const page = readPageSync(storage, resumePage, 'the resume page');
@@ -130,7 +130,7 @@ export function readMarker(storage: BlockDevice, resumePage: number): FoundMarke
 /**
  * The facts of the image header without reading the rest (for `hiberkit inspect`): the marker and
  * the header page, checked for damage (CRCs, reserved bytes, counts) but neither authenticated nor
- * checked against this machine and kernel. Throws like loadImage for what it does check.
+ * checked against this machine and kernel. Throws like openImage for what it does check.
  */
 export function readHeaderSummary(storage: BlockDevice, resumePage: number): HeaderSummary {
   const { marker, headerPage } = readMarkedHeader(storage, resumePage);
