@@ -52,6 +52,7 @@ export class EmulatedSystemInfo implements SystemInfo {
       lockdown: config.lockdown,
       diskModes,
       disabledOnCommandLine: hibernationDisabledOnCommandLine(config.cmdline),
+      imageSizeBytes: kernel.vars.imageSize,
     };
   }
 

@@ -138,6 +138,11 @@ export interface HibernationSupport {
   diskModes: string[];
   /** `nohibernate` or `hibernate=no…` on the kernel command line. */
   disabledOnCommandLine: boolean;
+  /**
+   * /sys/power/image_size: the image size the kernel aims for, in bytes (2/5 of RAM unless an
+   * administrator set another); null where the kernel has no such file.
+   */
+  imageSizeBytes: number | null;
 }
 
 /** Facts about the running system, read from /proc, /sys and stat(2). */

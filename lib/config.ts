@@ -8,7 +8,7 @@
  *   # /etc/hiberkit.conf
  *   resume-device = /dev/vda2       # or UUID=…, LABEL=…, maj:min
  *   resume-offset = 34816           # pages; only for a swap file
- *   image-size    = 500M            # preferred image size (bytes; K, M, G suffixes)
+ *   image-size    = 500M            # preferred image size (bytes; K, M, G suffixes); default: the kernel's own
  *   compress      = lz4             # lz4 | none
  *   power-off     = platform        # platform | shutdown | reboot
  *   encrypt       = public-key      # none | passphrase | public-key

@@ -70,8 +70,11 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
     device.setSwapArea(target.swap.dev, target.resumePage);
     const availableSwap = device.availableSwapSize();
     assertSwapCanHold(backend, availableSwap, options.compress ?? 'lz4', target.swap.path);
-    const preferred = Math.min(options.imageSize ?? defaultImageSize(backend), availableSwap);
-    device.setPreferredImageSize(preferred);
+    // The kernel's own image_size unless asked otherwise: what its own hibernation would aim for,
+    // and whatever an administrator tuned it to. Left as it is when it fits the swap.
+    const current = backend.system.hibernationSupport().imageSizeBytes ?? defaultImageSize(backend);
+    const preferred = Math.min(options.imageSize ?? current, availableSwap);
+    if (preferred !== current) device.setPreferredImageSize(preferred);
     if (powerOff === 'platform') device.setPlatformSupport(true);
     progress(`free swap ${mib(availableSwap)}, preferred image size ${mib(preferred)}`);
 
@@ -127,7 +130,7 @@ function assertSwapCanHold(backend: Backend, availableSwap: number, compress: 'l
   }
 }
 
-/** The kernel's default image_size: 2/5 of RAM. */
+/** The kernel's default image_size, 2/5 of RAM: for a kernel that does not show its own. */
 function defaultImageSize(backend: Backend): number {
   return Math.floor((backend.system.memoryBytes() * 2) / 5);
 }

@@ -128,7 +128,8 @@ describe('what /proc and /sys say', () => {
   test('the default machine: 64 MiB, a 128 MiB swap partition on /dev/vda named by resume=, ACPI S4 and S3', () => {
     const dir = freshDir();
     const backend = createEmulatedBackend({ dir });
-    opened.push(openEmulatedMachine(dir));
+    const machine = openEmulatedMachine(dir);
+    opened.push(machine);
     const { system } = backend;
     expect(backend.name).toBe('emulator');
     expect(system.kernelRelease()).toBe('6.17.0-emulated');
@@ -147,6 +148,8 @@ describe('what /proc and /sys say', () => {
       lockdown: 'none',
       diskModes: ['platform', 'shutdown', 'reboot', 'suspend', 'test_resume'],
       disabledOnCommandLine: false,
+      // The kernel's default: 2/5 of its pages.
+      imageSizeBytes: Math.floor((machine.map.numPhyspages * 2) / 5) * PAGE_SIZE,
     });
   });
 

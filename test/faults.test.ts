@@ -190,6 +190,24 @@ describe('hibernate() when something fails on the way', () => {
   });
 });
 
+describe('the image size hibernate() asks the kernel for', () => {
+  test("its own image_size, as an administrator set it, and left as it is; imageSize replaces it", async () => {
+    const tuned = 6 << 20;
+    for (const imageSize of [undefined, 7 << 20]) {
+      const machine = machines.machine(SMALL);
+      machine.kernel.vars.imageSize = tuned;
+      const progress: string[] = [];
+      const pending = hibernate({ backend: machine.backend, imageSize, onProgress: (m) => progress.push(m) });
+      await machine.switchedOff(pending);
+      const expected = imageSize ?? tuned;
+      expect(progress.some((line) => line.endsWith(`preferred image size ${expected >> 20}.0 MiB`)), progress.join('\n')).toBe(true);
+      expect(machine.kernel.vars.imageSize).toBe(expected);
+      expect(await resume({ backend: machines.boot(machine.dir).backend })).toMatchObject({ status: 'restored' });
+      await expect(pending).resolves.toMatchObject({ resumed: true });
+    }
+  });
+});
+
 describe('the CLI when something fails on the way', () => {
   test.each(CASES.filter((fault) => fault.viaCli))('$name: exit code 1 and the message on stderr', async (fault) => {
     const machine = await faultyMachine(fault);

@@ -168,6 +168,8 @@ describe('NativeSystemInfo on this machine', () => {
     expect(support.diskModes).not.toContain('disabled');
     if (readIfPresent('/sys/power/disk') === null) expect(support.enabled).toBe(false);
     if (readIfPresent('/sys/kernel/security/lockdown') === null) expect(support.lockdown).toBe('none');
+    const imageSize = readIfPresent('/sys/power/image_size');
+    expect(support.imageSizeBytes).toBe(imageSize === null ? null : Number(imageSize.trim()));
   });
 
   it('places a file on the block device of its filesystem, at the page FIEMAP gives', () => {

@@ -147,6 +147,12 @@ function readText(path: string): string | null {
   }
 }
 
+/** A file's decimal byte count, or null for an absent file or anything else. */
+function parseByteCount(text: string | null): number | null {
+  const trimmed = text?.trim() ?? '';
+  return /^\d+$/.test(trimmed) ? Number(trimmed) : null;
+}
+
 /** The first page of a device, or null where it cannot be read. */
 function readFirstPage(path: string): Uint8Array | null {
   let fd: number | undefined;
@@ -228,6 +234,7 @@ export class NativeSystemInfo implements SystemInfo {
       lockdown: lockdown === null ? 'none' : (parseChoiceList(lockdown).selected ?? 'none'),
       diskModes: disk.options.filter((mode) => mode !== 'disabled'),
       disabledOnCommandLine: hibernationDisabledByCommandLine(this.commandLine()),
+      imageSizeBytes: parseByteCount(readText('/sys/power/image_size')),
     };
   }
 
