@@ -10,7 +10,7 @@ import { HiberkitError } from './errors.js';
 import { resumeTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { invalidateImage, openImage, readMarker } from './image/reader.js';
-import type { Backend, BlockDevice } from './backend.js';
+import type { Backend, BlockDevice, SnapshotDevice } from './backend.js';
 import type { Settings } from './config.js';
 
 export interface ResumeOptions extends Settings {
@@ -52,8 +52,9 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
         // could otherwise put a plain, unauthenticated image in its place.
         { unlock: unlockerFor(options, progress), requireEncryption: (options.encrypt ?? 'none') !== 'none' },
       );
-      const device = backend.openSnapshot('restore');
+      let device: SnapshotDevice | undefined;
       try {
+        device = backend.openSnapshot('restore');
         const started = performance.now();
         await upload(image.pages(UPLOAD_BATCH_PAGES), device.writePages.bind(device));
         progress(
@@ -70,7 +71,7 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
         return { status: 'restored', blockDevice: target.blockDevice };
       } finally {
         image.close();
-        if (device.isOpen) device.close();
+        if (device?.isOpen) device.close();
       }
     } catch (err) {
       const code = err instanceof HiberkitError ? err.code : 'RESTORE_FAILED';

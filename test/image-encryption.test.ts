@@ -32,6 +32,7 @@ import {
   passphraseEncryption,
   publicKeyEncryption,
   randomBytes,
+  recordOffsets,
   seededRandom,
   snapshotLikeStream,
   streamOf,
@@ -256,6 +257,9 @@ function encryptedImage(stream: Uint8Array, compression: 'lz4' | 'none' = 'lz4',
   return { ...written, ...sealed, bytes: written.device.bytes };
 }
 
+/** Where encryptedImage's chunk stream starts: page 1, right after the resume page. */
+const STREAM_START = PAGE_SIZE;
+
 /** The attacker's tools: recompute the CRCs a change broke. */
 function fixRecordCrc(bytes: Uint8Array, at: number): void {
   new DataView(bytes.buffer, bytes.byteOffset + at).setUint32(C_CRC, crc32c(bytes.subarray(at, at + C_CRC)), true);
@@ -272,16 +276,6 @@ function fixHeaderAndMarker(bytes: Uint8Array, headerPage: number, original: Uin
   const page = bytes.subarray(headerPage * PAGE_SIZE, (headerPage + 1) * PAGE_SIZE);
   new DataView(page.buffer, page.byteOffset).setUint32(H_CRC, crc32c(page.subarray(0, H_CRC)), true);
   bytes.set(markResumePage(original, headerPage, pageContentCrc(page)), 0);
-}
-
-/** Chunk stream offsets of the records (the stream starts at page 1 in encryptedImage). */
-function recordOffsets(bytes: Uint8Array, count: number): number[] {
-  const offsets: number[] = [];
-  for (let at = PAGE_SIZE, i = 0; i < count; i++) {
-    offsets.push(at);
-    at += CHUNK_HEADER_BYTES + decodeChunkHeader(bytes, at, true).storedBytes;
-  }
-  return offsets;
 }
 
 /**
@@ -357,18 +351,18 @@ describe('an attacker who recomputes every CRC is caught', () => {
   it('by the chunk tags: a changed payload, tag or codec, or two chunks swapped', async () => {
     const count = Math.ceil(stream.length / PAGE_SIZE / 4);
     expect(await codeAfter(({ bytes }) => {
-      const at = recordOffsets(bytes, count)[2];
+      const at = recordOffsets(bytes, STREAM_START, count, true)[2];
       bytes[at + CHUNK_HEADER_BYTES + 10] ^= 0x01;
       fixPayloadCrc(bytes, at);
     })).toBe('IMAGE_TAMPERED');
     expect(await codeAfter(({ bytes }) => {
-      const at = recordOffsets(bytes, count)[1];
+      const at = recordOffsets(bytes, STREAM_START, count, true)[1];
       bytes[at + C_TAG + 15] ^= 0x80;
       fixRecordCrc(bytes, at);
     })).toBe('IMAGE_TAMPERED');
     // Raw chunks all have the same length, so they can trade places and numbers.
     expect(await codeAfter(({ bytes }) => {
-      const [first, second] = recordOffsets(bytes, count);
+      const [first, second] = recordOffsets(bytes, STREAM_START, count, true);
       const length = second - first;
       const a = bytes.slice(first, second);
       bytes.copyWithin(first, second, second + length);
@@ -380,7 +374,7 @@ describe('an attacker who recomputes every CRC is caught', () => {
     }, 'none')).toBe('IMAGE_TAMPERED');
     // An LZ4 chunk relabelled raw is refused on its length; one with a codec the tag never saw, on its tag.
     expect(await codeAfter(({ bytes }) => {
-      const at = recordOffsets(bytes, count)[0];
+      const at = recordOffsets(bytes, STREAM_START, count, true)[0];
       bytes[at + C_CODEC] ^= 1;
       fixRecordCrc(bytes, at);
     })).toMatch(/^IMAGE_(CORRUPT|TAMPERED)$/);
@@ -440,7 +434,7 @@ describe('one changed bit anywhere in an encrypted image', () => {
     oneBitEvery(1, header + 1232, header + PAGE_SIZE);
     everyBit(mapPage * PAGE_SIZE, mapPage * PAGE_SIZE + 64);
     oneBitEvery(4, mapPage * PAGE_SIZE + 64, (mapPage + 1) * PAGE_SIZE);
-    const records = recordOffsets(device.bytes, image.header.chunkCount);
+    const records = recordOffsets(device.bytes, STREAM_START, image.header.chunkCount, true);
     for (const at of records) everyBit(at, at + CHUNK_HEADER_BYTES);
     for (const page of streamPages) oneBitEvery(4, page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
     const paddingStart = PAGE_SIZE + image.header.storedBytes;

@@ -16,6 +16,7 @@ import {
   expectSameBytes,
   publicKeyEncryption,
   randomBytes,
+  recordOffsets,
   snapshotLikeStream,
   streamOf,
   writeImage,
@@ -52,13 +53,6 @@ async function drain(image: OpenedImage): Promise<{ bytes: Buffer; error: Hiberk
     return { bytes: Buffer.concat(batches), error: err };
   }
   return { bytes: Buffer.concat(batches), error: null };
-}
-
-/** Stream offset and record of chunk `index` (records follow each other from the first extent on). */
-function chunkAt(device: MemoryBlockDevice, firstPage: number, index: number): { at: number; storedBytes: number } {
-  let at = firstPage * PAGE_SIZE;
-  for (let i = 0; i < index; i++) at += CHUNK_HEADER_BYTES + decodeChunkHeader(device.bytes, at, false).storedBytes;
-  return { at, storedBytes: decodeChunkHeader(device.bytes, at, false).storedBytes };
 }
 
 describe('reading an image in one pass', () => {
@@ -116,7 +110,7 @@ describe('reading an image in one pass', () => {
     const stream = snapshotLikeStream(64, 18);
     const { device } = writeImage({ stream, compression: 'lz4', chunkPages: 8 });
     const { extents } = await openImage(device, 0, expectSame);
-    const { at } = chunkAt(device, extents[0]!.startPage, 3);
+    const at = recordOffsets(device.bytes, extents[0]!.startPage * PAGE_SIZE, 4, false)[3]!;
     device.bytes[at + CHUNK_HEADER_BYTES + 5] ^= 0x40;
     const { bytes, error } = await drain(await openImage(device, 0, expectSame));
     expect(error?.code).toBe('IMAGE_CORRUPT');
@@ -131,9 +125,10 @@ describe('reading an image in one pass', () => {
       const { extents } = await openImage(device, 0, expectSame);
       // Alter the first chunk's payload and give its record the matching payload CRC: each chunk
       // still passes its own checks, only the CRC of the whole decoded stream can catch it.
-      const { at, storedBytes } = chunkAt(device, extents[0]!.startPage, 0);
-      const payload = device.bytes.subarray(at + CHUNK_HEADER_BYTES, at + CHUNK_HEADER_BYTES + storedBytes);
+      const at = extents[0]!.startPage * PAGE_SIZE;
       const chunk = decodeChunkHeader(device.bytes, at, false);
+      const { storedBytes } = chunk;
+      const payload = device.bytes.subarray(at + CHUNK_HEADER_BYTES, at + CHUNK_HEADER_BYTES + storedBytes);
       payload[compression === 'none' ? 100 : storedBytes - 1] ^= 1;
       encodeChunkHeader(device.bytes, at, { ...chunk, payloadCrc32c: crc32c(payload) });
       const { bytes, error } = await drain(await openImage(device, 0, expectSame));

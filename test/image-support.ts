@@ -6,6 +6,7 @@
 import { expect } from 'vitest';
 import { HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
+import { CHUNK_HEADER_BYTES, decodeChunkHeader } from '../lib/image/format.js';
 import { generateRawKeyPair, newDataKey, openDataKey, sealDataKey } from '../lib/crypto/keys.js';
 import { ImageWriter, type ImageWriteSummary, type SwapPageAllocator } from '../lib/image/writer.js';
 import type { LoadOptions, OpenedImage } from '../lib/image/reader.js';
@@ -207,6 +208,19 @@ export function writeImage(c: WriteCase): { device: MemoryBlockDevice; original:
   const feed = (c.feedPages ?? 64) * PAGE_SIZE;
   for (let at = 0; at < c.stream.length; at += feed) writer.writePages(c.stream.subarray(at, at + feed));
   return { device, original, summary: writer.finish(), resumePage };
+}
+
+/**
+ * Byte offsets in `bytes` of the first `count` chunk records of a chunk stream that starts at
+ * `start` and runs on contiguously (the contiguous swap pages writeImage uses by default).
+ */
+export function recordOffsets(bytes: Uint8Array, start: number, count: number, encrypted: boolean): number[] {
+  const offsets: number[] = [];
+  for (let at = start, i = 0; i < count; i++) {
+    offsets.push(at);
+    at += CHUNK_HEADER_BYTES + decodeChunkHeader(bytes, at, encrypted).storedBytes;
+  }
+  return offsets;
 }
 
 /** The whole uncompressed stream of a loaded image, checking the batch sizes on the way. */
