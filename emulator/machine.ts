@@ -27,6 +27,7 @@ import { ERRNO, HiberkitError, SnapshotError } from '../lib/errors.js';
 import { PAGE_SIZE, encodeDev } from '../lib/ioctls.js';
 import { normalizeConfig, type MachineConfig, type MachineConfigInput, type SwapConfig } from './config.js';
 import { EmulatedCriticalSection } from './critical-section.js';
+import { acquirePidLock } from './hibernation-lock.js';
 import { DiskSet, EmulatedBlockDevice } from './disks.js';
 import { MemoryMap } from './e820.js';
 import { Faults, type FaultPlan } from './faults.js';
@@ -177,7 +178,7 @@ export class EmulatedMachine {
       },
       power: { sync: () => this.kernel.sync() },
       criticalSection: new EmulatedCriticalSection(this),
-      runDirectory: this.state.dir,
+      lockHibernation: (what: string) => acquirePidLock(this.state.dir, what),
     };
   }
 

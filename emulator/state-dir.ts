@@ -13,6 +13,7 @@
  */
 import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HiberkitError } from '../lib/errors.js';
 import type { MachineConfig } from './config.js';
 import type { KernelVars } from './kernel.js';
 
@@ -132,7 +133,13 @@ export class StateDir {
   }
 
   #readJson<T>(name: string): T {
-    return JSON.parse(readFileSync(this.#path(name), 'utf8')) as T;
+    const file = this.#path(name);
+    const text = readFileSync(file, 'utf8');
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new HiberkitError('EMULATOR_STATE', `${file} is damaged (${(err as Error).message}): this is not a usable emulated machine`);
+    }
   }
 
   #writeJson(name: string, value: unknown): void {
@@ -143,7 +150,7 @@ export class StateDir {
   }
 }
 
-function processExists(pid: number): boolean {
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -282,6 +282,9 @@ export interface Backend {
   readonly memory: MemoryLock;
   readonly power: Power;
   readonly criticalSection: CriticalSection;
-  /** Where hiberkit keeps its lock file: /run on a real machine, the state directory of an emulated one. */
-  readonly runDirectory: string;
+  /**
+   * Takes the one-hibernation-at-a-time lock, or throws ALREADY_RUNNING naming its holder; returns
+   * its release. A real machine: flock(2) on /run/hiberkit.lock; an emulated one: a pid file in its state directory.
+   */
+  lockHibernation(what: string): () => void;
 }

@@ -141,13 +141,81 @@ export function isSnapshotError(err: unknown, code?: ErrnoCode): err is Snapshot
 }
 
 /**
+ * Every stable `code` a HiberkitError can carry (README "Errors" lists them for users).
+ */
+export type HiberkitErrorCode =
+  // This machine cannot hibernate (preflight, `hiberkit doctor`).
+  | 'NOT_ROOT'
+  | 'NO_SNAPSHOT_DEVICE'
+  | 'LOCKDOWN'
+  | 'NOHIBERNATE'
+  | 'HIBERNATION_DISABLED'
+  | 'UNSUPPORTED_PAGE_SIZE'
+  | 'NATIVE_UNAVAILABLE'
+  // Swap and where the image goes.
+  | 'NO_SWAP'
+  | 'NOT_ACTIVE_SWAP'
+  | 'NOT_ENOUGH_SWAP'
+  | 'NO_RESUME_DEVICE'
+  | 'RESUME_OFFSET_ON_PARTITION'
+  | 'RESUME_PAGE_NOT_SWAP'
+  | 'NOT_A_SWAP_FILE'
+  | 'SWAP_FILE_UNALIGNED'
+  | 'SWAP_FILE_UNMAPPED'
+  | 'BAD_DEVICE_SPEC'
+  | 'DEVICE_NOT_FOUND'
+  | 'NOT_A_BLOCK_DEVICE'
+  | 'NO_BLOCK_DEVICE'
+  // Hibernation.
+  | 'ALREADY_RUNNING'
+  | 'IMAGE_PRESENT'
+  | 'NO_PLATFORM_S4'
+  | 'HIBERNATE_FAILED'
+  | 'CRITICAL_SECTION_DIED'
+  | 'IMAGE_NOT_INVALIDATED'
+  | 'POWER_OFF_RETURNED'
+  | 'SHORT_IMAGE'
+  | 'SHORT_WRITE'
+  | 'BAD_SWAP_PAGE'
+  | 'DEVICE_FROZEN'
+  // The image found at resume.
+  | 'NO_IMAGE'
+  | 'FOREIGN_SIGNATURE'
+  | 'IMAGE_CORRUPT'
+  | 'IMAGE_TRUNCATED'
+  | 'UNSUPPORTED_VERSION'
+  | 'IMAGE_TAMPERED'
+  | 'IMAGE_NOT_ENCRYPTED'
+  | 'WRONG_KERNEL'
+  | 'WRONG_MACHINE'
+  | 'RESTORE_FAILED'
+  | 'RESUME_FAILED'
+  // Keys and passphrases.
+  | 'WRONG_PASSPHRASE'
+  | 'WRONG_KEY'
+  | 'KEY_REQUIRED'
+  | 'NO_PASSPHRASE'
+  | 'BAD_KEY_FILE'
+  | 'KEY_EXISTS'
+  // Settings.
+  | 'BAD_CONFIG'
+  // Backends, the emulator and the demo.
+  | 'WRONG_BACKEND'
+  | 'EMULATOR_STATE'
+  | 'EMULATOR_WOULD_BLOCK'
+  | 'MACHINE_OFF'
+  | 'SESSION_LOST'
+  | 'DEMO_DIR_BUSY'
+  | 'DEMO_FAILED';
+
+/**
  * A failure of hiberkit's own logic rather than of one system call: bad input, an image that
  * fails verification, a machine that cannot hibernate. `code` is a stable identifier
  * (e.g. 'IMAGE_CORRUPT', 'NOT_ENOUGH_SWAP'); `cause` keeps the underlying error.
  */
 export class HiberkitError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: HiberkitErrorCode;
+  constructor(code: HiberkitErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'HiberkitError';
     this.code = code;

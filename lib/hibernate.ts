@@ -4,7 +4,6 @@
  * Then the backend's critical section freezes, snapshots, writes and powers off; when the
  * machine is resumed, this same call returns.
  */
-import { join } from 'node:path';
 import { HiberkitError } from './errors.js';
 import { assertCanHibernate, mib } from './preflight.js';
 import { hibernationTarget } from './target.js';
@@ -12,7 +11,6 @@ import { PAGE_SIZE } from './ioctls.js';
 import { assertMarkable } from './image/format.js';
 import { sealForHibernation } from './crypto/image-keys.js';
 import { wipe } from './crypto/keys.js';
-import { acquireLock } from './lock.js';
 import type { Backend, BlockDevice, HibernatePlan, PowerOffMethod, SnapshotDevice } from './backend.js';
 import type { Settings } from './config.js';
 
@@ -40,7 +38,7 @@ export async function hibernate(options: HibernateOptions): Promise<HibernateRes
   const started = Date.now();
 
   assertCanHibernate(backend);
-  const releaseLock = acquireLock(join(backend.runDirectory, 'hiberkit.lock'), 'hiberkit hibernate');
+  const releaseLock = backend.lockHibernation('hiberkit hibernate');
   try {
     return await hibernateLocked(options, progress, started);
   } finally {

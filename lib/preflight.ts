@@ -3,11 +3,11 @@
  * with a stable code and a sentence saying what to fix. `hibernate` stops at the first failed
  * check; `hiberkit doctor` prints them all.
  */
-import { HiberkitError } from './errors.js';
+import { HiberkitError, type HiberkitErrorCode } from './errors.js';
 import type { Backend } from './backend.js';
 
 export interface Finding {
-  code: string;
+  code: HiberkitErrorCode;
   ok: boolean;
   /** What was checked, with the figures seen. */
   summary: string;

@@ -6,12 +6,13 @@
  * point closes /dev/snapshot, so the kernel drops whatever it was given, and puts the original
  * swap signature back: the boot continues normally and swapon works.
  */
-import { HiberkitError } from './errors.js';
+import { HiberkitError, SnapshotError, type HiberkitErrorCode } from './errors.js';
 import { resumeTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { invalidateImage, openImage, readMarker } from './image/reader.js';
 import type { Backend, BlockDevice, SnapshotDevice } from './backend.js';
 import type { Settings } from './config.js';
+import { describeError } from './describe-error.js';
 
 export interface ResumeOptions extends Settings {
   backend: Backend;
@@ -41,7 +42,7 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
     if (!marker) return { status: 'no-image', blockDevice: target.blockDevice };
 
     // Only now that there is an image: the key tools are not worth compiling for a boot without one.
-    const { isKeyFailure, unlockerFor } = await import('./crypto/image-keys.js');
+    const { unlockerFor } = await import('./crypto/image-keys.js');
     try {
       progress(`image found on ${target.blockDevice}; loading it`);
       const image = await openImage(
@@ -67,31 +68,83 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
           originalResumePage: marker.originalPage,
           platformMode: image.header.platformMode,
         });
-        if (outcome.kind === 'failed') throw outcome.error;
+        if (outcome.kind === 'failed') throw restoreFailure(outcome.stage, outcome.error);
         return { status: 'restored', blockDevice: target.blockDevice };
       } finally {
         image.close();
         if (device?.isOpen) device.close();
       }
     } catch (err) {
-      const code = err instanceof HiberkitError ? err.code : 'RESTORE_FAILED';
-      if (isKeyFailure(err) && (options.onBadPassphrase ?? 'keep') === 'keep') {
+      const reason = `the image on ${target.blockDevice} was not restored: ${describeError(err)}`;
+      if (!provesImageBad(err, options.onBadPassphrase ?? 'keep')) {
         throw new HiberkitError(
-          code,
-          `the image on ${target.blockDevice} was not restored: ${(err as Error).message}. The image is kept: run \`hiberkit resume\` again with the right key, or \`hiberkit discard\` to drop it (swapon refuses the area until then).`,
+          err instanceof HiberkitError ? err.code : 'RESUME_FAILED',
+          `${reason}. The image is kept: run \`hiberkit resume\` again ${retryHint(err)}, or \`hiberkit discard\` to drop it (swapon refuses the area until then).`,
           { cause: err },
         );
       }
       invalidateImage(storage, target.resumePage, marker.originalPage);
       throw new HiberkitError(
-        code,
-        `the image on ${target.blockDevice} was not restored: ${(err as Error).message}. It was discarded and the swap signature put back; the boot continues normally.`,
+        (err as HiberkitError).code,
+        `${reason}. It was discarded and the swap signature put back; the boot continues normally.`,
         { cause: err },
       );
     }
   } finally {
     closeQuietly(storage);
   }
+}
+
+/** Failures that prove the image can never be restored on this machine, whatever is retried. */
+const IMAGE_BAD: ReadonlySet<HiberkitErrorCode> = new Set([
+  'IMAGE_CORRUPT', // a checksum or a structure fails
+  'IMAGE_TRUNCATED', // the image ends before its own extents or the kernel's page count
+  'UNSUPPORTED_VERSION', // a format this hiberkit cannot read
+  'IMAGE_TAMPERED', // an encrypted chunk fails authentication
+  'WRONG_KERNEL', // made by another kernel release
+  'WRONG_MACHINE', // made on another machine
+  'IMAGE_NOT_ENCRYPTED', // a plain image where this system accepts only encrypted ones
+  'RESTORE_FAILED', // the kernel refused the image's content, or the restore had begun (the image is invalidated then)
+]);
+
+/** Failures that say the secret given does not open the image: bad only if the user chose so. */
+const WRONG_SECRET: ReadonlySet<HiberkitErrorCode> = new Set(['WRONG_PASSPHRASE', 'WRONG_KEY']);
+
+/**
+ * The one decision whether a failed resume discards the image. An ALLOW-list: only an image
+ * proven bad for this machine goes (IMAGE_BAD), or one a wrong passphrase or key failed to open
+ * when the settings say `on-bad-passphrase = discard`. Everything else keeps it for another try:
+ * a key that could not be obtained (missing or unreadable file, bad descriptor, empty passphrase,
+ * no terminal, Ctrl-C at the prompt, tries used up with `keep`), I/O errors, ENOMEM, a busy or
+ * missing /dev/snapshot, and every unexpected exception.
+ */
+export function provesImageBad(err: unknown, onBadPassphrase: 'keep' | 'discard'): boolean {
+  if (!(err instanceof HiberkitError)) return false;
+  return IMAGE_BAD.has(err.code) || (onBadPassphrase === 'discard' && WRONG_SECRET.has(err.code));
+}
+
+const KEY_PROBLEMS: ReadonlySet<HiberkitErrorCode> = new Set(['WRONG_PASSPHRASE', 'WRONG_KEY', 'KEY_REQUIRED', 'NO_PASSPHRASE', 'BAD_KEY_FILE']);
+
+function retryHint(err: unknown): string {
+  return err instanceof HiberkitError && KEY_PROBLEMS.has(err.code)
+    ? 'with the right key (--passphrase-file, --passphrase-fd, --secret-key, or at the terminal)'
+    : 'once that is fixed';
+}
+
+/**
+ * Stages of the restore critical section before it invalidates the on-disk image: a failure
+ * there (FREEZE busy, memory locking) leaves the image intact and worth another try.
+ */
+const STAGES_BEFORE_INVALIDATION = new Set(['prepare', 'wait-go', 'lock-memory', 'freeze']);
+
+function restoreFailure(stage: string, error: Error): Error {
+  if (STAGES_BEFORE_INVALIDATION.has(stage)) return error;
+  return new HiberkitError('RESTORE_FAILED', `the restore failed at stage ${stage}, after the image had been invalidated: ${describeError(error)}`, { cause: error });
+}
+
+/** The kernel refusing a page write means the image does not fit this machine (spec §5.6): EPERM header, EFAULT memory map. */
+function isContentRefusal(err: unknown): boolean {
+  return err instanceof SnapshotError && err.syscall === 'write' && (err.code === 'EPERM' || err.code === 'EFAULT');
 }
 
 /**
@@ -102,19 +155,28 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
 async function upload(batches: AsyncIterable<Uint8Array>, writePages: (buf: Uint8Array) => number): Promise<void> {
   let last: Uint8Array | undefined;
   for await (const batch of batches) {
-    const written = writePages(batch);
+    const written = refusalAsRestoreFailed(() => writePages(batch));
     if (written !== batch.length) {
       // writev stops at the first page the kernel does not take and reports what it took: the
       // page's own error, if it had one, comes with the next call (which throws it).
-      writePages(batch.subarray(written));
+      refusalAsRestoreFailed(() => writePages(batch.subarray(written)));
       throw new HiberkitError('RESTORE_FAILED', `the kernel took ${written} of ${batch.length} bytes of the image: it considers the image complete early, so it does not match this machine`);
     }
     last = batch;
   }
   if (!last) throw new HiberkitError('IMAGE_TRUNCATED', 'the image has no pages');
-  const extra = writePages(last.subarray(0, PAGE_SIZE));
+  const extra = refusalAsRestoreFailed(() => writePages(last.subarray(0, PAGE_SIZE)));
   if (extra !== 0) {
     throw new HiberkitError('IMAGE_TRUNCATED', 'the kernel expects more pages than the image holds');
+  }
+}
+
+function refusalAsRestoreFailed(write: () => number): number {
+  try {
+    return write();
+  } catch (err) {
+    if (!isContentRefusal(err)) throw err;
+    throw new HiberkitError('RESTORE_FAILED', `the kernel refused the image: ${(err as Error).message}`, { cause: err });
   }
 }
 

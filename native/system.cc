@@ -1,6 +1,8 @@
 // Process and machine calls around hibernation: memory locking, sync, power off/reboot, device
-// numbers of files and device nodes, the effective user.
+// numbers of files and device nodes, the effective user, the page size, and the file lock that
+// allows one hibernation at a time.
 #include <linux/reboot.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -96,6 +98,25 @@ Napi::Value GetEuid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(geteuid()));
 }
 
+// pageSize() -> sysconf(_SC_PAGESIZE): the image format and /dev/snapshot's stream both assume
+// 4096-byte pages; the caller refuses any other.
+Napi::Value PageSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(sysconf(_SC_PAGESIZE)));
+}
+
+// flockExclusive(fd) -> true when this open file now holds an exclusive flock(2), false when
+// another open file of the same file holds it (never waits). The kernel drops the lock when the
+// last descriptor of that open file closes, the death of its process included.
+Napi::Value FlockExclusive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, "flockExclusive", &fd)) return env.Undefined();
+  if (RetryOnEintr([&] { return flock(fd, LOCK_EX | LOCK_NB); }) == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+  ThrowFdError(env, errno, "flock", nullptr, fd);
+  return env.Undefined();
+}
+
 }  // namespace
 
 void RegisterSystem(Napi::Env env, Napi::Object exports) {
@@ -106,7 +127,7 @@ void RegisterSystem(Napi::Env env, Napi::Object exports) {
   const Export functions[] = {
       {"mlockAll", MlockAll}, {"munlockAll", MunlockAll}, {"sync", Sync},
       {"reboot", Reboot},     {"statRdev", StatRdev},     {"statDev", StatDev},
-      {"geteuid", GetEuid},
+      {"geteuid", GetEuid},   {"pageSize", PageSize},     {"flockExclusive", FlockExclusive},
   };
   for (const Export& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
 }

@@ -1,16 +1,22 @@
-// One hibernation at a time (lib/lock.ts): a second `hibernate` started while one runs fails at
-// once with ALREADY_RUNNING naming the holder, and a lock left behind by a process that died is
-// taken over.
-import { spawnSync } from 'node:child_process';
+// One hibernation at a time: on a real machine an exclusive flock(2) on /run/hiberkit.lock
+// (lib/lock.ts, through the addon), which the kernel drops when its holder dies; on an emulated
+// machine a pid file in its state directory, taken over when its holder is gone. Either way a
+// second `hibernate` started while one runs fails at once with ALREADY_RUNNING naming the holder.
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { acquireLock } from '../lib/lock.js';
+import { requireNative } from '../lib/native/binding.js';
+import { acquirePidLock } from '../emulator/hibernation-lock.js';
 import { hibernate } from '../lib/hibernate.js';
 import { resume } from '../lib/resume.js';
 import { useMachines } from './flows-support.js';
 
 const machines = useMachines('lock');
+const native = requireNative();
+const flock = (fd: number) => native.flockExclusive(fd);
 
 /** The pid of a process that has exited: a lock it held is stale. */
 function deadPid(): number {
@@ -19,30 +25,79 @@ function deadPid(): number {
   return child.pid!;
 }
 
-describe('acquireLock', () => {
-  test('the first caller holds it; a second is told who; after the release it is free again', () => {
+const refusal = (pid: number, path: string) =>
+  expect.objectContaining({
+    name: 'HiberkitError',
+    code: 'ALREADY_RUNNING',
+    message: `another hiberkit hibernate is running (pid ${pid}, lock ${path}); wait for it to finish`,
+  });
+
+describe('the flock(2) lock of a real machine', () => {
+  test('the first caller holds it; a second open of the file is told who; after the release it is free again', () => {
     const path = join(machines.dir(), 'hiberkit.lock');
-    const release = acquireLock(path, 'hiberkit hibernate');
+    const release = acquireLock(path, 'hiberkit hibernate', flock);
     expect(readFileSync(path, 'utf8')).toBe(`${process.pid}\n`);
-    expect(() => acquireLock(path, 'hiberkit hibernate')).toThrow(
-      expect.objectContaining({
-        name: 'HiberkitError',
-        code: 'ALREADY_RUNNING',
-        message: `another hiberkit hibernate is running (pid ${process.pid}, lock ${path}); wait for it to finish`,
-      }),
+    expect(() => acquireLock(path, 'hiberkit hibernate', flock)).toThrow(refusal(process.pid, path));
+    // The refused attempt left the holder's pid in place.
+    expect(readFileSync(path, 'utf8')).toBe(`${process.pid}\n`);
+    release();
+    acquireLock(path, 'hiberkit hibernate', flock)();
+  });
+
+  test('a stale pid in the file means nothing: only a held flock refuses', () => {
+    const path = join(machines.dir(), 'hiberkit.lock');
+    writeFileSync(path, `${deadPid()}\n`);
+    const release = acquireLock(path, 'hiberkit hibernate', flock);
+    expect(readFileSync(path, 'utf8')).toBe(`${process.pid}\n`);
+    release();
+  });
+
+  test('a holder that is killed releases the lock with its death', async () => {
+    const path = join(machines.dir(), 'hiberkit.lock');
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { acquireLock } = await import(${JSON.stringify(join(root, 'dist/lib/lock.js'))});
+const { requireNative } = await import(${JSON.stringify(join(root, 'dist/lib/native/binding.js'))});
+const native = requireNative();
+acquireLock(process.argv[1], 'hiberkit hibernate', (fd) => native.flockExclusive(fd));
+process.stdout.write('held\\n');
+setInterval(() => {}, 1000);`,
+        path,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    await new Promise((resolve) => holder.stdout!.once('data', resolve));
+    expect(() => acquireLock(path, 'hiberkit hibernate', flock)).toThrow(refusal(holder.pid!, path));
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('close', resolve));
+    acquireLock(path, 'hiberkit hibernate', flock)();
+  });
+});
+
+describe('the pid-file lock of an emulated machine', () => {
+  test('the first caller holds it; a second is told who; after the release it is free again', () => {
+    const dir = machines.dir();
+    const path = join(dir, 'hiberkit.lock');
+    const release = acquirePidLock(dir, 'hiberkit hibernate');
+    expect(readFileSync(path, 'utf8')).toBe(`${process.pid}\n`);
+    expect(() => acquirePidLock(dir, 'hiberkit hibernate')).toThrow(refusal(process.pid, path));
     release();
     expect(existsSync(path)).toBe(false);
-    acquireLock(path, 'hiberkit hibernate')();
+    acquirePidLock(dir, 'hiberkit hibernate')();
   });
 
   test.each([
     ['a process that has exited', () => `${deadPid()}\n`],
     ['nothing readable (a crash while writing it)', () => ''],
   ])('a lock left by %s is taken over', (_what, content) => {
-    const path = join(machines.dir(), 'hiberkit.lock');
+    const dir = machines.dir();
+    const path = join(dir, 'hiberkit.lock');
     writeFileSync(path, content());
-    const release = acquireLock(path, 'hiberkit hibernate');
+    const release = acquirePidLock(dir, 'hiberkit hibernate');
     expect(readFileSync(path, 'utf8')).toBe(`${process.pid}\n`);
     release();
   });
@@ -70,7 +125,7 @@ describe('two hibernations of one machine', () => {
 
   test('a lock left by a hibernate that died is taken over by the next one', async () => {
     const machine = machines.machine();
-    writeFileSync(join(machine.backend.runDirectory, 'hiberkit.lock'), `${deadPid()}\n`);
+    writeFileSync(join(machine.dir, 'hiberkit.lock'), `${deadPid()}\n`);
     const pending = hibernate({ backend: machine.backend });
     await machine.switchedOff(pending);
     expect(await resume({ backend: machines.boot(machine.dir).backend })).toMatchObject({ status: 'restored' });

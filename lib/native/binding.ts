@@ -111,6 +111,10 @@ export interface NativeBinding {
   /** The device of the filesystem holding a file (st_dev), in the kernel's encoding. */
   statDev(path: string): NativeDeviceNumber & { dev: number };
   geteuid(): number;
+  /** sysconf(_SC_PAGESIZE). */
+  pageSize(): number;
+  /** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file holds it. */
+  flockExclusive(fd: number): boolean;
 
   // ---- Families owned by other engineers (codec.cc, image_writer.cc, critical_section.cc)
   // declare their functions below this line, in this interface, as optional members
