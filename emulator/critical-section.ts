@@ -25,7 +25,6 @@ import { EmulatedSnapshotDevice } from './snapshot-device.js';
 
 /** Pages per readv: UIO_MAXIOV one-page segments, as the native child reads. */
 const READ_BATCH_PAGES = 1024;
-const DEFAULT_PROGRESS_FD = 2;
 
 /** A failure of one named step of the sequence. */
 class StageFailure extends Error {
@@ -47,7 +46,10 @@ export class EmulatedCriticalSection implements CriticalSection {
 
   async hibernate(plan: HibernatePlan): Promise<HibernateOutcome> {
     const device = this.#ownDevice(plan.device);
-    const progress = (line: string) => writeSync(plan.progressFd ?? DEFAULT_PROGRESS_FD, `hiberkit: ${line}\n`);
+    // As the native child: lines go to the descriptor the caller named, or nowhere.
+    const progress = (line: string) => {
+      if (plan.progressFd !== undefined && plan.progressFd >= 0) writeSync(plan.progressFd, `hiberkit: ${line}\n`);
+    };
     const originalImageSize = this.#machine.kernel.vars.imageSize;
     let imageSizeLowered = false;
     const restoreImageSize = () => {

@@ -239,7 +239,7 @@ export interface HibernatePlan {
   powerOff: PowerOffMethod;
   /** Encrypt and authenticate the image (absent: checksums only). */
   encryption?: ImageEncryption;
-  /** Where the critical section prints its progress lines (a file descriptor; default 2). */
+  /** Where the critical section prints its progress lines (a file descriptor; default: nowhere). */
   progressFd?: number;
 }
 
@@ -269,6 +269,8 @@ export interface RestorePlan {
   /** The swap header page to write back (it invalidates the on-disk image). */
   originalResumePage: Uint8Array;
   platformMode: boolean;
+  /** Where the critical section prints its progress lines (a file descriptor; default: nowhere). */
+  progressFd?: number;
 }
 
 /** A machine: the one object a caller picks (native or emulated) and hands to the rest of hiberkit. */

@@ -11,6 +11,7 @@ import { loadConfig, parseSetting, type Settings } from './config.js';
 import { openBackend } from './select-backend.js';
 import { checkHibernation, mib } from './preflight.js';
 import { HiberkitError, SnapshotError } from './errors.js';
+import { describeError, isSystemError } from './describe-error.js';
 import type { ImageReport } from './inspect.js';
 
 // Each command imports what it runs when it runs: node compiles every module it loads, which
@@ -38,6 +39,9 @@ every command:
   --emulate DIR   run against an emulated machine whose state lives in DIR
   --config FILE   read defaults from FILE instead of /etc/hiberkit.conf
   --passphrase-file FILE, --passphrase-fd N   read a passphrase without a terminal
+  --debug         show the stack of an unexpected error (or set HIBERKIT_DEBUG=1)
+
+hiberkit --version   print the version
 `;
 
 const OPTIONS = {
@@ -60,6 +64,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   dir: { type: 'string' },
   memory: { type: 'string' },
+  debug: { type: 'boolean' },
+  version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -104,7 +110,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
     const settings = settingsFrom(values);
     const backend = await openBackend({ emulate: values.emulate });
     const { hibernate } = await import('./hibernate.js');
-    const result = await hibernate({ ...settings, backend, onProgress: say });
+    const result = await hibernate({ ...settings, backend, onProgress: say, progressFd: process.stderr.fd });
     say(`resumed after hibernating to ${result.blockDevice} (${((result.elapsedMs) / 1000).toFixed(1)} s wall clock)`);
     return 0;
   },
@@ -113,7 +119,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
     const settings = settingsFrom(values);
     const backend = await openBackend({ emulate: values.emulate });
     const { resume } = await import('./resume.js');
-    const result = await resume({ ...settings, backend, onProgress: say });
+    const result = await resume({ ...settings, backend, onProgress: say, progressFd: process.stderr.fd });
     switch (result.status) {
       case 'no-resume-device':
         say('no hibernation image: no resume device configured (resume=, --resume-device or /etc/hiberkit.conf)');
@@ -154,7 +160,6 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   },
 
   async 'swap-offset'(values, args) {
-    if (args.length !== 1) throw new UsageError('swap-offset takes one FILE');
     const backend = await openBackend({ emulate: values.emulate });
     const { blockDevice, offsetPages } = backend.system.swapFileOffset(args[0]!);
     process.stdout.write(`${args[0]} is on ${blockDevice}; resume offset (pages): ${offsetPages}\n`);
@@ -171,8 +176,14 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   },
 
   async demo(values) {
-    const { runDemo } = await import('./demo.js');
-    await runDemo({ dir: values.dir ?? values.emulate, memory: values.memory, print: (line) => process.stdout.write(`${line}\n`) });
+    const { runDemo, demoMemoryBytes } = await import('./demo.js');
+    let memoryBytes: number | undefined;
+    try {
+      memoryBytes = values.memory === undefined ? undefined : demoMemoryBytes(values.memory);
+    } catch (err) {
+      throw new UsageError(`--memory: ${(err as Error).message}`);
+    }
+    await runDemo({ dir: values.dir ?? values.emulate, memoryBytes, print: (line) => process.stdout.write(`${line}\n`) });
     return 0;
   },
 };
@@ -196,36 +207,58 @@ function describeImage(report: ImageReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** How many positional arguments each command takes after its name. */
+const POSITIONALS: Record<string, { count: number; what: string }> = { 'swap-offset': { count: 1, what: 'one FILE' } };
+
+async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   } catch (err) {
-    process.stderr.write(`hiberkit: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
+    throw new UsageError((err as Error).message);
   }
+  const { values } = parsed;
   const [command, ...args] = parsed.positionals;
-  if (parsed.values.help || !command) {
-    process.stdout.write(USAGE);
-    return command || parsed.values.help ? 0 : 2;
+  if (values.version) {
+    const { packageVersion } = await import('./package-info.js');
+    process.stdout.write(`hiberkit ${packageVersion()}\n`);
+    return 0;
   }
-  const run = COMMANDS[command];
-  if (!run) {
-    process.stderr.write(`hiberkit: unknown command "${command}"\n\n${USAGE}`);
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const runCommand = COMMANDS[command];
+  if (!runCommand) throw new UsageError(`unknown command "${command}"`);
+  const expected = POSITIONALS[command] ?? { count: 0, what: 'no arguments' };
+  if (args.length !== expected.count) {
+    throw new UsageError(`${command} takes ${expected.what}${args.length ? ` (got ${args.map((a) => JSON.stringify(a)).join(' ')})` : ''}`);
+  }
+  if (values.emulate === '') throw new UsageError('--emulate needs the directory of an emulated machine');
+  return await runCommand(values, args);
+}
+
+/**
+ * What the user sees of a failure: one line and an exit code, 2 for a usage error (with the usage
+ * text), 1 for the rest. An error hiberkit did not expect also names --debug, which adds its stack.
+ */
+function report(err: unknown, debug: boolean): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`hiberkit: ${err.message}\n\n${USAGE}`);
     return 2;
   }
+  const expected = err instanceof HiberkitError || err instanceof SnapshotError || isSystemError(err);
+  const hint = expected || debug ? '' : ' (an unexpected error: run with --debug or HIBERKIT_DEBUG=1 to see where it came from)';
+  process.stderr.write(`hiberkit: ${describeError(err)}${hint}\n`);
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
   try {
-    return await run(parsed.values, args);
+    return await run(argv);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`hiberkit: ${err.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof HiberkitError || err instanceof SnapshotError) {
-      process.stderr.write(`hiberkit: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
+    return report(err, argv.includes('--debug') || process.env.HIBERKIT_DEBUG === '1');
   }
 }
 

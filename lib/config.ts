@@ -76,13 +76,20 @@ export function parseSetting(name: string, value: string): Settings {
 
 export function parseConfig(text: string, source = 'config'): Settings {
   const settings: Settings = {};
+  /** The line each key was set on: a key given twice is a mistake, whichever line was meant. */
+  const lineOf = new Map<string, number>();
   text.split('\n').forEach((raw, index) => {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) return;
     const eq = line.indexOf('=');
     try {
       if (eq < 0) throw new Error('expected "key = value"');
-      Object.assign(settings, parseSetting(line.slice(0, eq).trim(), line.slice(eq + 1)));
+      const name = line.slice(0, eq).trim();
+      const setting = parseSetting(name, line.slice(eq + 1));
+      const earlier = lineOf.get(name);
+      if (earlier !== undefined) throw new Error(`"${name}" is set twice, on lines ${earlier} and ${index + 1}; keep one`);
+      lineOf.set(name, index + 1);
+      Object.assign(settings, setting);
     } catch (err) {
       throw new HiberkitError('BAD_CONFIG', `${source}:${index + 1}: ${(err as Error).message}`);
     }

@@ -5,7 +5,7 @@
  * inspects and resumes the image, and proves the RAM came back exactly.
  */
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { openEmulatedMachine } from '../emulator/index.js';
 import { parseSize } from './config.js';
@@ -18,8 +18,8 @@ import { HiberkitError } from './errors.js';
 export interface DemoOptions {
   /** State directory of the emulated machine (a new temporary one by default). */
   dir?: string;
-  /** RAM of the emulated machine ('256M' by default). */
-  memory?: string;
+  /** RAM of the emulated machine in bytes (256 MiB by default; see demoMemoryBytes). */
+  memoryBytes?: number;
   print: (line: string) => void;
 }
 
@@ -27,11 +27,29 @@ const SWAP_FILE = '/swapfile';
 /** Where the swap file starts on the emulated disk, as FIEMAP would report it for a real one. */
 const SWAP_FILE_PAGE = 34_816;
 const MIB = 1 << 20;
+/** The least RAM the emulated PC memory map holds (emulator/e820.ts). */
+const MIN_MEMORY = 32 * MIB;
+/** The emulator keeps the RAM in one buffer (and the snapshot copies it): at most 2 GiB. */
+const MAX_MEMORY = 2048 * MIB;
+
+/**
+ * The demo machine's RAM from `--memory` (`256M`, `1G`): a whole number of MiB from 32 MiB up to
+ * 2 GiB and at most a quarter of this host's memory, since the emulator holds the RAM, the
+ * snapshot's copy of it and the swap file's pages in this process.
+ */
+export function demoMemoryBytes(text: string, hostBytes = totalmem()): number {
+  const bytes = parseSize(text);
+  const max = Math.min(MAX_MEMORY, Math.floor(hostBytes / 4 / MIB) * MIB);
+  if (bytes % MIB !== 0 || bytes < MIN_MEMORY || bytes > max) {
+    throw new Error(`"${text}" is not a demo memory size: give a whole number of MiB from ${mib(MIN_MEMORY)} to ${mib(max)} (this host allows up to a quarter of its RAM), e.g. 256M`);
+  }
+  return bytes;
+}
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { print } = options;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'hiberkit-demo-'));
-  const memoryBytes = parseSize(options.memory ?? '256M');
+  const memoryBytes = options.memoryBytes ?? 256 * MIB;
   const swapBytes = memoryBytes;
   const diskBytes = SWAP_FILE_PAGE * 4096 + swapBytes + 64 * MIB;
 

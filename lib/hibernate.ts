@@ -19,6 +19,12 @@ export interface HibernateOptions extends Settings {
   /** Uncompressed pages per stored chunk. */
   chunkPages?: number;
   onProgress?: (message: string) => void;
+  /**
+   * Where the critical section prints its own lines ("snapshot of … taken", "resumed"): it runs
+   * with user space frozen and cannot call onProgress. A file descriptor (the CLI gives 2); by
+   * default it prints nothing.
+   */
+  progressFd?: number;
 }
 
 export interface HibernateResult {
@@ -92,6 +98,7 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
       chunkPages: options.chunkPages ?? DEFAULT_CHUNK_PAGES,
       powerOff,
       encryption,
+      progressFd: options.progressFd,
     };
     progress('freezing and saving the image');
     const outcome = await backend.criticalSection.hibernate(plan);

@@ -3,7 +3,7 @@
  * the whole image (every checksum) without touching /dev/snapshot or changing the disk.
  */
 import { HiberkitError } from './errors.js';
-import { resumeTarget } from './target.js';
+import { openTargetStorage, resumeTarget } from './target.js';
 import { loadImage, readHeaderSummary, readMarker } from './image/reader.js';
 import { unlockerFor } from './crypto/image-keys.js';
 import { PAGE_SIZE } from './ioctls.js';
@@ -46,7 +46,7 @@ export async function inspect(options: InspectOptions): Promise<ImageReport> {
   if (!target) {
     throw new HiberkitError('NO_RESUME_DEVICE', 'no resume device: pass --resume-device, set resume-device in /etc/hiberkit.conf, or boot with resume=');
   }
-  const storage = backend.openBlockDevice(target.blockDevice, { write: false, direct: true });
+  const storage = openTargetStorage(backend, target, { write: false, direct: true });
   const report: ImageReport = { blockDevice: target.blockDevice, resumePage: target.resumePage, present: false };
   try {
     if (!readMarker(storage, target.resumePage)) return report;

@@ -7,7 +7,7 @@
  * swap signature back: the boot continues normally and swapon works.
  */
 import { HiberkitError, SnapshotError, type HiberkitErrorCode } from './errors.js';
-import { resumeTarget } from './target.js';
+import { openTargetStorage, resumeTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { invalidateImage, openImage, readMarker } from './image/reader.js';
 import type { Backend, BlockDevice, SnapshotDevice } from './backend.js';
@@ -17,6 +17,8 @@ import { describeError } from './describe-error.js';
 export interface ResumeOptions extends Settings {
   backend: Backend;
   onProgress?: (message: string) => void;
+  /** Where the restore critical section prints its line (it cannot call onProgress); default: nowhere. */
+  progressFd?: number;
 }
 
 export type ResumeResult =
@@ -36,7 +38,7 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
   const target = resumeTarget(backend, options);
   if (!target) return { status: 'no-resume-device' };
 
-  const storage = backend.openBlockDevice(target.blockDevice, { write: true, direct: true });
+  const storage = openTargetStorage(backend, target, { write: true, direct: true });
   try {
     const marker = foreignAsNone(() => readMarker(storage, target.resumePage), progress);
     if (!marker) return { status: 'no-image', blockDevice: target.blockDevice };
@@ -67,6 +69,7 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
           resumePage: target.resumePage,
           originalResumePage: marker.originalPage,
           platformMode: image.header.platformMode,
+          progressFd: options.progressFd,
         });
         if (outcome.kind === 'failed') throw restoreFailure(outcome.stage, outcome.error);
         return { status: 'restored', blockDevice: target.blockDevice };
@@ -127,7 +130,7 @@ const KEY_PROBLEMS: ReadonlySet<HiberkitErrorCode> = new Set(['WRONG_PASSPHRASE'
 
 function retryHint(err: unknown): string {
   return err instanceof HiberkitError && KEY_PROBLEMS.has(err.code)
-    ? 'with the right key (--passphrase-file, --passphrase-fd, --secret-key, or at the terminal)'
+    ? 'with the right key'
     : 'once that is fixed';
 }
 

@@ -5,7 +5,9 @@
  * `resume=` and `resume_offset=`.
  */
 import { HiberkitError } from './errors.js';
-import type { Backend, SwapArea } from './backend.js';
+import { PAGE_SIZE } from './ioctls.js';
+import { classifyResumePage } from './image/format.js';
+import type { Backend, BlockDevice, OpenBlockOptions, SwapArea } from './backend.js';
 import type { Settings } from './config.js';
 
 export interface ImageTarget {
@@ -23,11 +25,23 @@ export function hibernationTarget(backend: Backend, settings: Settings): ImageTa
   if (areas.length === 0) {
     throw new HiberkitError('NO_SWAP', 'no active swap: hibernation needs a swap partition or swap file (mkswap, then swapon)');
   }
+  if (settings.resumeDevice === undefined && settings.resumeOffset !== undefined) {
+    const file = areas.find((area) => area.type === 'file' && area.offsetPages === settings.resumeOffset);
+    if (!file) {
+      throw new HiberkitError(
+        'NOT_ACTIVE_SWAP',
+        `no active swap file starts at page ${settings.resumeOffset} (active: ${describeAreas(areas)}); give --resume-device with --resume-offset, or check it with \`hiberkit swap-offset FILE\``,
+      );
+    }
+    return { blockDevice: file.blockDevice, resumePage: file.offsetPages, swap: file };
+  }
   if (settings.resumeDevice === undefined) {
     const roomiest = [...areas].sort((a, b) => b.sizeBytes - b.usedBytes - (a.sizeBytes - a.usedBytes))[0]!;
     return { blockDevice: roomiest.blockDevice, resumePage: roomiest.offsetPages, swap: roomiest };
   }
   const blockDevice = backend.system.resolveBlockDevice(settings.resumeDevice);
+  const partition = areas.find((area) => area.blockDevice === blockDevice && area.type === 'partition');
+  if (partition && settings.resumeOffset !== undefined && settings.resumeOffset !== 0) throw offsetOnPartition(blockDevice, settings.resumeOffset);
   const match = areas.find(
     (area) =>
       area.blockDevice === blockDevice &&
@@ -35,10 +49,9 @@ export function hibernationTarget(backend: Backend, settings: Settings): ImageTa
   );
   if (!match) {
     const where = settings.resumeOffset === undefined ? blockDevice : `${blockDevice} at page ${settings.resumeOffset}`;
-    const active = areas.map((a) => `${a.path} (${a.blockDevice}, offset ${a.offsetPages})`).join(', ');
     throw new HiberkitError(
       'NOT_ACTIVE_SWAP',
-      `${where} is not an active swap area (active: ${active}); run swapon on it, or for a swap file pass --resume-offset from \`hiberkit swap-offset FILE\``,
+      `${where} is not an active swap area (active: ${describeAreas(areas)}); run swapon on it, or for a swap file pass --resume-offset from \`hiberkit swap-offset FILE\``,
     );
   }
   return { blockDevice, resumePage: match.offsetPages, swap: match };
@@ -55,4 +68,35 @@ export function resumeTarget(backend: Backend, settings: Settings): ImageTarget 
   const kernel = backend.system.resumeSetting();
   if (!kernel.device) return null;
   return { blockDevice: kernel.device, resumePage: settings.resumeOffset ?? kernel.offsetPages };
+}
+
+/**
+ * Opens the block device where resume, inspect and discard look for an image. A resume offset is
+ * for a swap file; on a device whose first page is a swap header (a swap partition, marked by an
+ * image or not) it would point into the middle of the swap area, so it is refused.
+ */
+export function openTargetStorage(backend: Backend, target: ImageTarget, options: OpenBlockOptions): BlockDevice {
+  const storage = backend.openBlockDevice(target.blockDevice, options);
+  if (target.resumePage === 0) return storage;
+  try {
+    const first = storage.allocAligned(PAGE_SIZE);
+    if (storage.readSync(first, 0) === PAGE_SIZE && classifyResumePage(first).kind !== 'unknown') {
+      throw offsetOnPartition(target.blockDevice, target.resumePage);
+    }
+    return storage;
+  } catch (err) {
+    storage.close();
+    throw err;
+  }
+}
+
+function offsetOnPartition(blockDevice: string, offset: number): HiberkitError {
+  return new HiberkitError(
+    'RESUME_OFFSET_ON_PARTITION',
+    `${blockDevice} is a swap partition (its swap header is page 0), so resume offset ${offset} does not apply to it; drop --resume-offset (and resume_offset=), which is for swap files`,
+  );
+}
+
+function describeAreas(areas: SwapArea[]): string {
+  return areas.map((a) => `${a.path} (${a.blockDevice}, offset ${a.offsetPages})`).join(', ');
 }

@@ -36,6 +36,12 @@ describe('config file', () => {
     }
   });
 
+  test('a key set twice is refused, naming both lines', () => {
+    expect(() => parseConfig('compress = lz4\n# a comment\npower-off = shutdown\ncompress = none\n', 'f.conf')).toThrow(
+      expect.objectContaining({ code: 'BAD_CONFIG', message: 'f.conf:4: "compress" is set twice, on lines 1 and 4; keep one' }),
+    );
+  });
+
   test('sizes take binary suffixes', () => {
     expect(parseSize('0')).toBe(0);
     expect(parseSize('4096')).toBe(4096);

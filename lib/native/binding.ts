@@ -8,12 +8,10 @@
  * unless named `...Async`, failing with SnapshotError. The classes in this folder give them
  * the Backend interfaces' shape.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { HiberkitError, SnapshotError } from '../errors.js';
+import { packageRoot } from '../package-info.js';
 import type { IoctlArg, SnapshotIoctl } from '../ioctls.js';
 import type { SnapshotMode } from '../backend.js';
 
@@ -292,23 +290,6 @@ interface UnsupportedAddon {
 const NOT_BUILT_ADVICE = 'the native addon is not built: run npm run build:native, or use the emulator with --emulate DIR';
 
 let loaded: { binding: NativeBinding | null; reason: string | null } | undefined;
-
-/**
- * The package root, found by walking up from this file: it is lib/native/ when run from source
- * (tests) and dist/lib/native/ when run from the build.
- */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'hiberkit') {
-      return dir;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no hiberkit package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
 
 function load(): { binding: NativeBinding | null; reason: string | null } {
   try {

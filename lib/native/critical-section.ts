@@ -34,7 +34,8 @@ export interface NativeCriticalSectionOptions {
  */
 const IO_BYTES = 1 << 20;
 
-const DEFAULT_PROGRESS_FD = 2;
+/** No progress lines unless the caller names a descriptor: a library prints nothing it was not asked to. */
+const NO_PROGRESS_FD = -1;
 
 export function createNativeCriticalSection(binding: NativeBinding, options: NativeCriticalSectionOptions = {}): CriticalSection {
   return {
@@ -54,7 +55,7 @@ export function createNativeCriticalSection(binding: NativeBinding, options: Nat
           storageFd: storage.fd,
           resumePage: plan.resumePage,
           originalResumePage: plan.originalResumePage,
-          progressFd: plan.progressFd ?? DEFAULT_PROGRESS_FD,
+          progressFd: plan.progressFd ?? NO_PROGRESS_FD,
           kernelRelease: plan.header.kernelRelease,
           machineId: plan.header.machineId,
           createdAtMs: plan.header.createdAtMs,
@@ -89,7 +90,7 @@ export function createNativeCriticalSection(binding: NativeBinding, options: Nat
         storageFd: storage.fd,
         resumePage: plan.resumePage,
         originalResumePage: plan.originalResumePage,
-        progressFd: DEFAULT_PROGRESS_FD,
+        progressFd: plan.progressFd ?? NO_PROGRESS_FD,
         platformMode: plan.platformMode,
         lockMode: options.lockMode,
       });

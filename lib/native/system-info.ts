@@ -3,12 +3,13 @@
  * kernel allows. The parsing is done by pure functions (text in, data out) exported for tests;
  * NativeSystemInfo reads /proc, /sys and stat(2) and feeds them.
  */
-import { existsSync, readFileSync, readdirSync, realpathSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { freemem, hostname, release, totalmem } from 'node:os';
 
 import type { HibernationSupport, SwapArea, SystemInfo } from '../backend.js';
 import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE, decodeDev, encodeDev } from '../ioctls.js';
+import { classifyResumePage, SIGNATURE_OFFSET } from '../image/format.js';
 import type { NativeBinding } from './binding.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -153,17 +154,38 @@ function parseByteCount(text: string | null): number | null {
   return /^\d+$/.test(trimmed) ? Number(trimmed) : null;
 }
 
-/** The first page of a device, or null where it cannot be read. */
-function readFirstPage(path: string): Uint8Array | null {
-  let fd: number | undefined;
+/** The first page of a file or device, or null when it is shorter; throws when it cannot be read. */
+function firstPageOf(path: string): Uint8Array | null {
+  const fd = openSync(path, 'r');
   try {
-    fd = openSync(path, 'r');
     const page = new Uint8Array(PAGE_SIZE);
     return readSync(fd, page, 0, PAGE_SIZE, 0) === PAGE_SIZE ? page : null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The first page of a device, or null where it cannot be read. */
+function readFirstPage(path: string): Uint8Array | null {
+  try {
+    return firstPageOf(path);
   } catch {
     return null;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Refuses what `swap-offset` must not give an offset for: a directory, a device (a swap partition
+ * needs no offset), or a regular file without a swap signature at the end of its first page
+ * (mkswap's, or a hibernation image's mark over it). `firstPage` is that page, or null when the
+ * file is shorter than one page.
+ */
+export function assertSwapFile(path: string, isRegularFile: boolean, firstPage: Uint8Array | null): void {
+  if (!isRegularFile) {
+    throw new HiberkitError('NOT_A_SWAP_FILE', `${path} is not a regular file; swap-offset is for swap files (a swap partition needs no offset: give it as --resume-device)`);
+  }
+  if (!firstPage || classifyResumePage(firstPage).kind === 'unknown') {
+    throw new HiberkitError('NOT_A_SWAP_FILE', `${path} is not a swap file: no swap signature at byte ${SIGNATURE_OFFSET} of its first page (make one with mkswap, then swapon)`);
   }
 }
 
@@ -271,6 +293,8 @@ export class NativeSystemInfo implements SystemInfo {
   }
 
   swapFileOffset(path: string): { blockDevice: string; offsetPages: number } {
+    const isRegularFile = statSync(path).isFile();
+    assertSwapFile(path, isRegularFile, isRegularFile ? firstPageOf(path) : null);
     const { blockDevice, offsetPages } = this.#swapFileLocation(path);
     return { blockDevice, offsetPages };
   }
