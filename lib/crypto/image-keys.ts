@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { HiberkitError } from '../errors.js';
+import { describeError } from '../describe-error.js';
 import type { ImageEncryption } from '../backend.js';
 import type { Settings } from '../config.js';
 import { newDataKey, openDataKey, sealDataKey, wipe } from './keys.js';
@@ -66,15 +67,10 @@ export function unlockerFor(settings: Settings, progress: (message: string) => v
   };
 }
 
-/** Failures that mean "not the right secret", as opposed to a damaged image. */
-export function isKeyFailure(err: unknown): boolean {
-  return err instanceof HiberkitError && ['WRONG_PASSPHRASE', 'WRONG_KEY', 'KEY_REQUIRED', 'NO_PASSPHRASE', 'BAD_KEY_FILE'].includes(err.code);
-}
-
 function readKeyFile(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new HiberkitError('BAD_KEY_FILE', `cannot read the ${what} ${path}: ${(err as Error).message} (make one with \`hiberkit keygen\`)`);
+    throw new HiberkitError('BAD_KEY_FILE', `cannot read the ${what} ${path}: ${describeError(err)} (make one with \`hiberkit keygen\`)`, { cause: err });
   }
 }
