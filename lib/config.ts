@@ -20,6 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { HiberkitError } from './errors.js';
+import { reasonOf } from './describe-error.js';
 import type { PowerOffMethod } from './backend.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/hiberkit.conf';
@@ -108,7 +109,7 @@ export function loadConfig(path?: string): Settings {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new HiberkitError('BAD_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
+    throw new HiberkitError('BAD_CONFIG', `cannot read the config file ${file}: ${reasonOf(err)}`, { cause: err });
   }
   return parseConfig(text, file);
 }

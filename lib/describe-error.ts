@@ -16,9 +16,18 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function describeSystemError(err: NodeJS.ErrnoException & { code: string; syscall: string }): string {
+/**
+ * Why a call failed, for a message that already names the file: "no such file or directory
+ * (ENOENT)" for a system error, describeError() for any other.
+ */
+export function reasonOf(err: unknown): string {
+  if (!isSystemError(err)) return describeError(err);
   // Node's message is "<CODE>: <description>, <syscall> '<path>'": keep the description.
   const description = /^E[A-Z0-9]+: ([^,]+)/.exec(err.message)?.[1] ?? err.message;
+  return `${description} (${err.code})`;
+}
+
+function describeSystemError(err: NodeJS.ErrnoException & { code: string; syscall: string }): string {
   const what = err.path !== undefined ? `${err.syscall} ${err.path}` : err.syscall;
-  return `cannot ${what}: ${description} (${err.code})`;
+  return `cannot ${what}: ${reasonOf(err)}`;
 }

@@ -2,13 +2,12 @@
 // swap file, several cycles in a row, inspect and discard, doctor, demo, usage errors, and the
 // config file under the flags — run in this process through `main()`, and across separate node
 // processes running the built CLI (dist/lib/cli.js) as a user would.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../lib/cli.js';
+import { ROOT, buildUnlessFresh, runCli, startCli } from './cli-process.js';
 import { SWAP_FILE, SWAP_FILE_PAGE, diskPage, flipByte, imageLayout, inspectJson, signatureOf, useCliOutput, useMachines } from './flows-support.js';
 
 const machines = useMachines('cli');
@@ -185,39 +184,12 @@ describe('the config file gives the defaults, flags override them', () => {
     expect(await main(['hibernate', '--emulate', machine.dir, '--config', config])).toBe(1);
     expect(output.stderr).toMatch(new RegExp(`^hiberkit: ${config}:2: unknown setting "power-of" \\(known: `));
     expect(await main(['inspect', '--emulate', machine.dir, '--config', join(machine.dir, 'nothing.conf')])).toBe(1);
-    expect(output.stderr).toMatch(/hiberkit: cannot read .*nothing\.conf: ENOENT/);
+    expect(output.stderr).toMatch(/hiberkit: cannot read the config file .*nothing\.conf: no such file or directory \(ENOENT\)\n$/);
     expect(machine.kernel.syncCount).toBe(0);
   });
 });
 
 // ---- separate processes, running the built CLI --------------------------------------------------
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist/lib/cli.js');
-
-interface RunningCli {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `node dist/lib/cli.js ...args`; `extraFds` adds pipes after stdio (fd 3, …). */
-function startCli(args: string[], extraFds = 0): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const run = startCli(args);
-  const code = await run.exited;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
-}
 
 /** A machine created here and switched off, for other processes to boot. */
 function machineForOtherProcesses(): string {
@@ -239,26 +211,6 @@ async function cycleInTwoProcesses(dir: string): Promise<void> {
   expect(resumed).toMatchObject({ code: 0, stdout: expect.stringContaining('hiberkit: image restored from /dev/vda') });
   expect(await hibernating.exited).toBe(0);
   expect(hibernating.stdout()).toMatch(/^hiberkit: resumed after hibernating to \/dev\/vda/m);
-}
-
-/** Newest modification time of the TypeScript sources the CLI is built from. */
-function newestSource(): number {
-  let newest = statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs;
-  for (const dir of ['lib', 'emulator']) {
-    for (const file of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
-      if (file.endsWith('.ts')) newest = Math.max(newest, statSync(join(ROOT, dir, file)).mtimeMs);
-    }
-  }
-  return newest;
-}
-
-/** `npx tsc -p tsconfig.build.json`, unless dist is newer than every source (as right after `npm run build`). */
-async function buildUnlessFresh(): Promise<void> {
-  if (existsSync(CLI) && statSync(CLI).mtimeMs > newestSource()) return;
-  const started = Date.now();
-  // Other people's files may be mid-edit and fail the typecheck; tsc emits all the same, and the emitted CLI is what is tested here.
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')]).catch(() => {});
-  expect(statSync(CLI).mtimeMs).toBeGreaterThanOrEqual(started - 1000);
 }
 
 describe('the built CLI in separate processes', () => {

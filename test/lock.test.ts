@@ -5,14 +5,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { acquireLock } from '../lib/lock.js';
 import { requireNative } from '../lib/native/binding.js';
 import { acquirePidLock } from '../emulator/hibernation-lock.js';
 import { hibernate } from '../lib/hibernate.js';
 import { resume } from '../lib/resume.js';
 import { useMachines } from './flows-support.js';
+import { ROOT, buildUnlessFresh } from './cli-process.js';
 
 const machines = useMachines('lock');
 const native = requireNative();
@@ -33,6 +33,8 @@ const refusal = (pid: number, path: string) =>
   });
 
 describe('the flock(2) lock of a real machine', () => {
+  beforeAll(buildUnlessFresh, 120_000);
+
   test('the first caller holds it; a second open of the file is told who; after the release it is free again', () => {
     const path = join(machines.dir(), 'hiberkit.lock');
     const release = acquireLock(path, 'hiberkit hibernate', flock);
@@ -54,14 +56,13 @@ describe('the flock(2) lock of a real machine', () => {
 
   test('a holder that is killed releases the lock with its death', async () => {
     const path = join(machines.dir(), 'hiberkit.lock');
-    const root = fileURLToPath(new URL('..', import.meta.url));
     const holder = spawn(
       process.execPath,
       [
         '--input-type=module',
         '-e',
-        `const { acquireLock } = await import(${JSON.stringify(join(root, 'dist/lib/lock.js'))});
-const { requireNative } = await import(${JSON.stringify(join(root, 'dist/lib/native/binding.js'))});
+        `const { acquireLock } = await import(${JSON.stringify(join(ROOT, 'dist/lib/lock.js'))});
+const { requireNative } = await import(${JSON.stringify(join(ROOT, 'dist/lib/native/binding.js'))});
 const native = requireNative();
 acquireLock(process.argv[1], 'hiberkit hibernate', (fd) => native.flockExclusive(fd));
 process.stdout.write('held\\n');

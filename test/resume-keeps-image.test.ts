@@ -44,7 +44,7 @@ describe('a passphrase that cannot be obtained keeps the image', () => {
   const right = () => passphraseFile('correct horse battery staple\n');
 
   test.each([
-    ['a passphrase file that does not exist', () => ['--passphrase-file', '/nonexistent/hiberkit-passphrase'], /cannot read the passphrase from the passphrase file \/nonexistent\/hiberkit-passphrase: cannot open \/nonexistent\/hiberkit-passphrase: no such file or directory \(ENOENT\)/],
+    ['a passphrase file that does not exist', () => ['--passphrase-file', '/nonexistent/hiberkit-passphrase'], /cannot read the passphrase from the passphrase file \/nonexistent\/hiberkit-passphrase: no such file or directory \(ENOENT\)/],
     ['a passphrase file that is a directory', () => ['--passphrase-file', machines.dir()], /cannot read the passphrase from the passphrase file .*: .*\(EISDIR\)/],
     ['a descriptor that is not open', () => ['--passphrase-fd', '99'], /cannot read the passphrase from file descriptor 99 \(--passphrase-fd\): .*\(EBADF\)/],
     ['an empty passphrase file', () => ['--passphrase-file', passphraseFile('\n')], /the passphrase from the passphrase file .* is empty/],

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { HiberkitError } from '../errors.js';
-import { describeError } from '../describe-error.js';
+import { reasonOf } from '../describe-error.js';
 import type { ImageEncryption } from '../backend.js';
 import type { Settings } from '../config.js';
 import { newDataKey, openDataKey, sealDataKey, wipe } from './keys.js';
@@ -71,6 +71,6 @@ function readKeyFile(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new HiberkitError('BAD_KEY_FILE', `cannot read the ${what} ${path}: ${describeError(err)} (make one with \`hiberkit keygen\`)`, { cause: err });
+    throw new HiberkitError('BAD_KEY_FILE', `cannot read the ${what} ${path}: ${reasonOf(err)} (make one with \`hiberkit keygen\`)`, { cause: err });
   }
 }

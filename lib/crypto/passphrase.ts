@@ -6,7 +6,7 @@
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { isatty, ReadStream } from 'node:tty';
 import { HiberkitError } from '../errors.js';
-import { describeError } from '../describe-error.js';
+import { reasonOf } from '../describe-error.js';
 
 export type PassphraseSource = { file: string } | { fd: number } | { prompt: string };
 
@@ -17,7 +17,7 @@ export function readPassphrase(source: PassphraseSource): Buffer {
   try {
     bytes = readFileSync('file' in source ? source.file : source.fd);
   } catch (err) {
-    throw new HiberkitError('NO_PASSPHRASE', `cannot read the passphrase from ${from}: ${describeError(err)}`, { cause: err });
+    throw new HiberkitError('NO_PASSPHRASE', `cannot read the passphrase from ${from}: ${reasonOf(err)}`, { cause: err });
   }
   return stripNewline(bytes, from);
 }
