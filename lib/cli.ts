@@ -207,6 +207,21 @@ function describeImage(report: ImageReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Flags every command takes. */
+const COMMON_FLAGS: readonly string[] = ['emulate', 'config', 'debug', 'help', 'version'];
+
+/** Each command's flags besides the common ones: a flag it would ignore is a mistake worth saying. */
+const COMMAND_FLAGS: Record<string, readonly string[]> = {
+  hibernate: SETTING_FLAGS,
+  resume: SETTING_FLAGS,
+  inspect: [...SETTING_FLAGS, 'json'],
+  discard: SETTING_FLAGS,
+  keygen: [...SETTING_FLAGS, 'out', 'force'],
+  'swap-offset': [],
+  doctor: [],
+  demo: ['dir', 'memory'],
+};
+
 /** How many positional arguments each command takes after its name. */
 const POSITIONALS: Record<string, { count: number; what: string }> = { 'swap-offset': { count: 1, what: 'one FILE' } };
 
@@ -230,6 +245,8 @@ async function run(argv: string[]): Promise<number> {
   }
   const runCommand = COMMANDS[command];
   if (!runCommand) throw new UsageError(`unknown command "${command}"`);
+  const foreign = Object.keys(values).find((flag) => !COMMON_FLAGS.includes(flag) && !COMMAND_FLAGS[command]!.includes(flag));
+  if (foreign) throw new UsageError(`${command} does not take --${foreign}`);
   const expected = POSITIONALS[command] ?? { count: 0, what: 'no arguments' };
   if (args.length !== expected.count) {
     throw new UsageError(`${command} takes ${expected.what}${args.length ? ` (got ${args.map((a) => JSON.stringify(a)).join(' ')})` : ''}`);

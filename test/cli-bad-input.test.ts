@@ -58,7 +58,20 @@ const COMMANDS = ['hibernate', 'resume', 'inspect', 'discard', 'keygen', 'swap-o
 /** The commands that read settings (flags and the config file). */
 const SETTINGS_COMMANDS = ['hibernate', 'resume', 'inspect', 'discard', 'keygen'];
 
+/** A flag of another command, for each command. */
+const FOREIGN_FLAG: Record<string, string[]> = {
+  hibernate: ['--json'],
+  resume: ['--memory', '64M'],
+  inspect: ['--force'],
+  discard: ['--out', '/tmp'],
+  keygen: ['--dir', '/tmp'],
+  'swap-offset': ['--compress', 'lz4'],
+  doctor: ['--json'],
+  demo: ['--resume-device', '/dev/vda'],
+};
+
 const EVERY_COMMAND: Row[] = COMMANDS.flatMap((command): Row[] => [
+  [`${command}: a flag of another command`, () => [command, ...FOREIGN_FLAG[command]!], 2, new RegExp(`^${command} does not take ${FOREIGN_FLAG[command]![0]}$`)],
   [`${command}: an unknown flag`, () => [command, '--frobnicate'], 2, /^Unknown option '--frobnicate'/],
   [`${command}: a valued flag without its value`, () => [command, '--emulate'], 2, /^Option '--emulate <value>' argument missing/],
   command === 'swap-offset'
