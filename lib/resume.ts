@@ -3,8 +3,9 @@
  * extent map; then reads the image once, uploading each chunk to /dev/snapshot as soon as it has
  * passed its checks; only when the whole stream has passed (its CRC, the kernel's own count) does
  * the critical section freeze, invalidate the on-disk image and jump into it. A refusal at any
- * point closes /dev/snapshot, so the kernel drops whatever it was given, and puts the original
- * swap signature back: the boot continues normally and swapon works.
+ * point closes /dev/snapshot, so the kernel drops whatever it was given. An image proven bad for
+ * this machine (provesImageBad) is then discarded, the original swap signature put back, so the
+ * boot continues normally and swapon works; any other failure keeps it for another try.
  */
 import { HiberkitError, SnapshotError, type HiberkitErrorCode } from './errors.js';
 import { openTargetStorage, resumeTarget } from './target.js';

@@ -77,9 +77,9 @@ function promptWithoutEcho(prompt: string): Buffer {
  * has none) the console when stdin is on it. Anything else (a service, a pipeline without a
  * terminal) gets no prompt: it would wait for ever for an answer nobody can type.
  */
-export function findTerminal(stdinIsTerminal = isatty(0)): string | undefined {
+function findTerminal(): string | undefined {
   if (isTerminal('/dev/tty')) return '/dev/tty';
-  return stdinIsTerminal && isTerminal('/dev/console') ? '/dev/console' : undefined;
+  return isatty(0) && isTerminal('/dev/console') ? '/dev/console' : undefined;
 }
 
 function isTerminal(path: string): boolean {
