@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeDev } from '../lib/ioctls.js';
+import { writeSwapHeader } from '../emulator/swap-header.js';
 import { requireNative, type NativeBinding } from '../lib/native/binding.js';
 import {
   NativeSystemInfo,
@@ -172,9 +173,17 @@ describe('NativeSystemInfo on this machine', () => {
     expect(support.imageSizeBytes).toBe(imageSize === null ? null : Number(imageSize.trim()));
   });
 
+  it('refuses to give an offset for a directory or a file without a swap signature', () => {
+    const plain = join(dir, 'plain');
+    writeFileSync(plain, Buffer.alloc(64 * 4096, 1));
+    expect(() => system.swapFileOffset(plain)).toThrow(expect.objectContaining({ code: 'NOT_A_SWAP_FILE', message: expect.stringMatching(/is not a swap file: no swap signature at byte 4086/) }));
+    expect(() => system.swapFileOffset(dir)).toThrow(expect.objectContaining({ code: 'NOT_A_SWAP_FILE', message: expect.stringMatching(/is not a regular file/) }));
+  });
+
   it('places a file on the block device of its filesystem, at the page FIEMAP gives', () => {
     const path = join(dir, 'swapfile');
-    writeFileSync(path, Buffer.alloc(64 * 4096, 1));
+    // A swap file as mkswap leaves it: its header page, then the pages swap will use.
+    writeFileSync(path, Buffer.concat([writeSwapHeader({ sizeBytes: 64 * 4096 }), Buffer.alloc(63 * 4096, 1)]));
     const fsDev = native.statDev(path);
     // Null on an overlay or btrfs filesystem: no single block device behind the file.
     const uevent = readIfPresent(`/sys/dev/block/${fsDev.major}:${fsDev.minor}/uevent`);
