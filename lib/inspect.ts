@@ -2,7 +2,7 @@
  * inspect(): is there a hiberkit image on the resume device, and what is it? Reads and checks
  * the whole image (every checksum) without touching /dev/snapshot or changing the disk.
  */
-import { HiberkitError } from './errors.js';
+import { HiberkitError, type HiberkitErrorCode } from './errors.js';
 import { openTargetStorage, resumeTarget } from './target.js';
 import { loadImage, readHeaderSummary, readMarker } from './image/reader.js';
 import { unlockerFor } from './crypto/image-keys.js';
@@ -40,6 +40,8 @@ export interface ImageReport {
   platformMode?: boolean;
 }
 
+const KEY_UNAVAILABLE: ReadonlySet<HiberkitErrorCode> = new Set(['NO_PASSPHRASE', 'BAD_KEY_FILE']);
+
 export async function inspect(options: InspectOptions): Promise<ImageReport> {
   const { backend } = options;
   const target = resumeTarget(backend, options);
@@ -75,7 +77,9 @@ export async function inspect(options: InspectOptions): Promise<ImageReport> {
     image.close();
     report.valid = true;
   } catch (err) {
-    if (!(err instanceof HiberkitError)) throw err;
+    // No passphrase or key could be read: that says nothing about the image, so it is the
+    // command that fails (with the reason), not the image.
+    if (!(err instanceof HiberkitError) || KEY_UNAVAILABLE.has(err.code)) throw err;
     report.valid = false;
     report.problem = { code: err.code, message: err.message };
   } finally {

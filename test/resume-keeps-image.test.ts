@@ -56,6 +56,12 @@ describe('a passphrase that cannot be obtained keeps the image', () => {
     expect(output.stderr).toMatch(KEPT);
     expect(output.stderr).toMatch(reason);
     expect(output.stderr.trimEnd().split('\n')).toHaveLength(1);
+    // inspect with the same flags fails the same way: no verdict on an image it could not open.
+    output.stdout = '';
+    output.stderr = '';
+    expect(await main(['inspect', '--emulate', machine.dir, ...flags()])).toBe(1);
+    expect(output.stderr).toMatch(reason);
+    expect(output.stdout).toBe('');
     await stillResumable(machine, exitCode, ['--passphrase-file', passphrase]);
   });
 
