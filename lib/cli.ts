@@ -210,7 +210,10 @@ function describeImage(report: ImageReport): string {
 /** Flags every command takes. */
 const COMMON_FLAGS: readonly string[] = ['emulate', 'config', 'debug', 'help', 'version'];
 
-/** Each command's flags besides the common ones: a flag it would ignore is a mistake worth saying. */
+/**
+ * Each command's flags besides the common ones: a flag it would ignore is a mistake worth saying.
+ * A command missing here takes only the common flags.
+ */
 const COMMAND_FLAGS: Record<string, readonly string[]> = {
   hibernate: SETTING_FLAGS,
   resume: SETTING_FLAGS,
@@ -245,7 +248,8 @@ async function run(argv: string[]): Promise<number> {
   }
   const runCommand = COMMANDS[command];
   if (!runCommand) throw new UsageError(`unknown command "${command}"`);
-  const foreign = Object.keys(values).find((flag) => !COMMON_FLAGS.includes(flag) && !COMMAND_FLAGS[command]!.includes(flag));
+  const own = COMMAND_FLAGS[command] ?? [];
+  const foreign = Object.keys(values).find((flag) => !COMMON_FLAGS.includes(flag) && !own.includes(flag));
   if (foreign) throw new UsageError(`${command} does not take --${foreign}`);
   const expected = POSITIONALS[command] ?? { count: 0, what: 'no arguments' };
   if (args.length !== expected.count) {
