@@ -1,10 +1,10 @@
 /**
  * One contender's cycle: boot 1 fills memory and hibernates onto a fresh swap disk, boot 2
- * resumes it (test/vm/guest/scenarios/bench-cycle.sh); then the figures of both consoles.
+ * resumes it (vm/guest/scenarios/bench-cycle.sh); then the figures of both consoles.
  */
 import { rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createDisk, describeBoot } from '../test/vm/vm.js';
+import { createDisk, describeBoot } from '../vm/vm.js';
 import type { Contender, Workload } from './contenders.js';
 import { cycleFigures, type CycleFigures } from './figures.js';
 import type { BenchVm } from './vm.js';

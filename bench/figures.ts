@@ -10,7 +10,7 @@
  * resume from its `resume-start` stamp to the `resumed` stamp the boot-1 script prints once its
  * hibernate command has returned in the restored system.
  */
-import { payloadsOf, type BootResult } from '../test/vm/vm.js';
+import { payloadsOf, type BootResult } from '../vm/vm.js';
 import type { Contender, Method, Workload } from './contenders.js';
 import { BenchParseError, ConsoleTimeline, kernelTimeMs, stampTimeMs, type TimelineEvent } from './timeline.js';
 

@@ -1,10 +1,10 @@
 /**
- * What the VM itself allows (test/vm/guest/scenarios/bench-limits.ts): the raw disk with
+ * What the VM itself allows (vm/guest/scenarios/bench-limits.ts): the raw disk with
  * O_DIRECT 1 MiB requests for given byte counts, the codecs' speed on the benchmark's text, and
  * the cost of one SNAPSHOT_ALLOC_SWAP_PAGE. One boot, same VM configuration as the contenders.
  */
 import { rmSync } from 'node:fs';
-import { createDisk, describeBoot, payloadsOf } from '../test/vm/vm.js';
+import { createDisk, describeBoot, payloadsOf } from '../vm/vm.js';
 import type { Workload } from './contenders.js';
 import { median } from './stats.js';
 import type { BenchVm } from './vm.js';

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE_DIR, REPO_ROOT } from '../test/vm/paths.js';
+import { CACHE_DIR, REPO_ROOT } from '../vm/paths.js';
 import { runBenchmark, type BenchReport } from './benchmark.js';
 import { renderChart } from './chart.js';
 import { parseBenchOptions, USAGE, UsageError } from './options.js';

@@ -14,8 +14,8 @@ import { parseBenchOptions, UsageError } from '../bench/options.js';
 import { median } from '../bench/stats.js';
 import { compareToRaw, rawByteCounts, summarize, targets } from '../bench/summary.js';
 import { formatReport } from '../bench/table.js';
-import { parseLine } from './vm/guest/protocol.js';
-import type { BootResult } from './vm/qemu.js';
+import { parseLine } from '../vm/guest/protocol.js';
+import type { BootResult } from '../vm/qemu.js';
 
 const MIB = 1 << 20;
 const TEXT = SHORT_WORKLOAD.textMiB * MIB;

@@ -11,7 +11,7 @@ import { generateRawKeyPair, newDataKey, openDataKey, sealDataKey } from '../lib
 import { ImageWriter, type ImageWriteSummary, type SwapPageAllocator } from '../lib/image/writer.js';
 import type { LoadOptions, OpenedImage } from '../lib/image/reader.js';
 import type { BlockDevice, ImageEncryption, ImageIdentity } from '../lib/backend.js';
-import { seededRandom } from './vm/guest/scenarios/bench-data.js';
+import { seededRandom } from '../vm/guest/scenarios/bench-data.js';
 
 // One seeded generator for every reproducible test input: the one the guest's benchmark data uses.
 export { seededRandom };

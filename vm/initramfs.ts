@@ -47,7 +47,7 @@ export interface Initramfs {
 function findOnPath(tool: string): string {
   const dirs = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
   const found = dirs.map((dir) => join(dir, tool)).find((path) => existsSync(path));
-  if (!found) throw new Error(`initramfs: ${tool} is not installed on the host (see test/vm/debian-packages.txt)`);
+  if (!found) throw new Error(`initramfs: ${tool} is not installed on the host (see vm/debian-packages.txt)`);
   return found;
 }
 
@@ -169,8 +169,8 @@ function runtimePackageDirs(): string[] {
 
 function addPackage(list: EntryList): void {
   const dist = join(REPO_ROOT, 'dist');
-  if (!existsSync(join(dist, 'test', 'vm', 'guest'))) {
-    throw new Error('initramfs: dist/test/vm/guest is missing: run `npm run build` first');
+  if (!existsSync(join(dist, 'vm', 'guest'))) {
+    throw new Error('initramfs: dist/vm/guest is missing: run `npm run build` first');
   }
   list.add({ type: 'file', path: posix.join(GUEST_PACKAGE_DIR, 'package.json'), source: join(REPO_ROOT, 'package.json') });
   // Declarations and source maps are of no use to node at run time.
@@ -215,7 +215,7 @@ function hashFile(hash: ReturnType<typeof createHash>, path: string): void {
 /** A hash of the archive's entries and contents, and of the code that writes it. */
 function contentHash(entries: readonly ArchiveEntry[]): string {
   const hash = createHash('sha256');
-  for (const builder of ['cpio.ts', 'initramfs.ts']) hashFile(hash, join(REPO_ROOT, 'test', 'vm', builder));
+  for (const builder of ['cpio.ts', 'initramfs.ts']) hashFile(hash, join(REPO_ROOT, 'vm', builder));
   for (const entry of entries) {
     hash.update(`\n${entry.type} ${entry.path} ${'mode' in entry ? entry.mode ?? '' : ''}\n`);
     if (entry.type === 'symlink') hash.update(entry.target);

@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /**
- * test/vm/ → the repository. `npm run bench` runs this tooling compiled into dist/test/vm/, one
- * level deeper.
+ * vm/ → the repository. `npm run bench` runs this tooling compiled into dist/vm/, one level
+ * deeper.
  */
-export const REPO_ROOT = resolve(HERE, basename(resolve(HERE, '../..')) === 'dist' ? '../../..' : '../..');
+export const REPO_ROOT = resolve(HERE, basename(resolve(HERE, '..')) === 'dist' ? '../..' : '..');
 
 /** Gitignored (`.cache/` in .gitignore); safe to delete, everything in it is rebuilt on demand. */
 export const CACHE_DIR = join(REPO_ROOT, '.cache', 'vm');
@@ -16,4 +16,4 @@ export const INITRAMFS_CACHE_DIR = join(CACHE_DIR, 'initramfs');
 export const LOG_DIR = join(CACHE_DIR, 'logs');
 
 /** The guest-side sources: /init, the shell helpers and the scenarios. */
-export const GUEST_DIR = join(REPO_ROOT, 'test', 'vm', 'guest');
+export const GUEST_DIR = join(REPO_ROOT, 'vm', 'guest');

@@ -23,7 +23,7 @@ export interface VmDisk {
 export interface BootOptions {
   kernel: string;
   initrd: string;
-  /** A scenario of test/vm/guest/scenarios/ (NAME.sh, or NAME.ts compiled to dist/), unless `script` is given. */
+  /** A scenario of vm/guest/scenarios/ (NAME.sh, or NAME.ts compiled to dist/), unless `script` is given. */
   scenario: string;
   /**
    * A shell script to run instead of a named scenario, handed to the guest through qemu's

@@ -1,7 +1,7 @@
 /**
  * What a conformance run knows about the machine it runs on. The same cases run against the
  * emulator (test/conformance.emulator.test.ts) and, under plain node, against the native backend
- * in a QEMU guest (test/vm/): everything that differs between machines comes from here, never
+ * in a QEMU guest (vm/): everything that differs between machines comes from here, never
  * from the cases.
  *
  * A case lists what it needs; `casesFor(ctx)` keeps the cases this machine can run, so a run

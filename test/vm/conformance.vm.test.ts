@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { behaviourOfRelease } from '../../emulator/profile.js';
 import { PAGE_SIZE, encodeDev } from '../../lib/ioctls.js';
-import { conformancePhases, type MachineFacts } from './guest/conformance-plan.js';
-import { ADDON_PATH } from './initramfs.js';
-import { bootVm, createDisk, describeBoot, payloadsOf, prepareVm, type BootResult, type CaseReport } from './vm.js';
+import { conformancePhases, type MachineFacts } from '../../vm/guest/conformance-plan.js';
+import { ADDON_PATH } from '../../vm/initramfs.js';
+import { bootVm, createDisk, describeBoot, payloadsOf, prepareVm, type BootResult, type CaseReport } from '../../vm/vm.js';
 
 const SWAP_DISK_MB = 64;
 /** Debian 12's cloud kernel: the kernel behaviour (emulator/profile.ts) the VM must show. */

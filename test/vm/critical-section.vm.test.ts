@@ -14,9 +14,9 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 
-import type { CycleReport, KillReport } from './guest/scenarios/critical-common.js';
-import { KILL_CASES, RESTORE_REFUSED_ID } from './guest/scenarios/critical-common.js';
-import { bootVm, createDisk, describeBoot, payloadsOf, stampsOf, type BootResult } from './vm.js';
+import type { CycleReport, KillReport } from '../../vm/guest/scenarios/critical-common.js';
+import { KILL_CASES, RESTORE_REFUSED_ID } from '../../vm/guest/scenarios/critical-common.js';
+import { bootVm, createDisk, describeBoot, payloadsOf, stampsOf, type BootResult } from '../../vm/vm.js';
 
 const SIGNALS: Record<string, number> = { sigkill: 9, sigsegv: 11, abort: 6 };
 /** Large enough for the image of a 1024 MB guest, sparse on the host. */

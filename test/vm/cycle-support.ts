@@ -24,8 +24,8 @@ import {
   type ImageHeader,
 } from '../../lib/image/format.js';
 import { PAGE_SIZE } from '../../lib/ioctls.js';
-import { CACHE_DIR } from './paths.js';
-import { bootVm, describeBoot, payloadsOf, type BootResult } from './vm.js';
+import { CACHE_DIR } from '../../vm/paths.js';
+import { bootVm, describeBoot, payloadsOf, type BootResult } from '../../vm/vm.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the scenarios report

@@ -30,7 +30,7 @@ import {
   type RefusedReport,
   type StateReport,
 } from './cycle-support.js';
-import { createDisk, describeBoot, type BootResult } from './vm.js';
+import { createDisk, describeBoot, type BootResult } from '../../vm/vm.js';
 
 const PASSPHRASE = 'correct-horse-battery-staple';
 

@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, existsSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { writeNewcArchive } from './cpio.js';
-import { parseLine, payloadsOf, stampsOf } from './guest/protocol.js';
-import { moduleLoadOrder } from './kernel-modules.js';
-import { bootVm, createDisk, describeBoot, prepareVm, type PreparedVm } from './vm.js';
+import { writeNewcArchive } from '../../vm/cpio.js';
+import { parseLine, payloadsOf, stampsOf } from '../../vm/guest/protocol.js';
+import { moduleLoadOrder } from '../../vm/kernel-modules.js';
+import { bootVm, createDisk, describeBoot, prepareVm, type PreparedVm } from '../../vm/vm.js';
 
 describe('newc archive writer', () => {
   test('cpio(1) unpacks what it wrote: directories, files, modes, symlinks', () => {

@@ -10,9 +10,9 @@
  *   root-resume  as root after /sys/power/resume names the swap partition; only the cases that
  *                this adds (those needing a preselected swap area), the rest ran in `root`
  */
-import type { Backend } from '../../../lib/backend.js';
-import type { KernelBehaviour } from '../../../emulator/profile.js';
-import { CASES, casesFor, type ConformanceCase, type ConformanceContext, type SwapFacts } from '../../conformance/cases.js';
+import type { Backend } from '../../lib/backend.js';
+import type { KernelBehaviour } from '../../emulator/profile.js';
+import { CASES, casesFor, type ConformanceCase, type ConformanceContext, type SwapFacts } from '../../test/conformance/cases.js';
 
 /** What a conformance context says about the machine, apart from who runs and the resume setting. */
 export interface MachineFacts {

@@ -12,10 +12,10 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { behaviourOfRelease } from '../../../emulator/profile.js';
-import { decodeDev, encodeDev } from '../../../lib/ioctls.js';
-import { createNativeBackend } from '../../../lib/native/backend.js';
-import type { SwapFacts } from '../../conformance/cases.js';
+import { behaviourOfRelease } from '../../emulator/profile.js';
+import { decodeDev, encodeDev } from '../../lib/ioctls.js';
+import { createNativeBackend } from '../../lib/native/backend.js';
+import type { SwapFacts } from '../../test/conformance/cases.js';
 import { conformancePhases, phaseContext, type MachineFacts, type Phase, type PhaseName, type PhaseTools } from './conformance-plan.js';
 import type { CaseReport } from './protocol.js';
 import { emit, stamp } from './report.js';

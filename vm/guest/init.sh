@@ -44,8 +44,8 @@ if [ -r "$inline" ]; then
 elif [ -f "/hk/scenarios/$HK_SCENARIO.sh" ]; then
   sh "/hk/scenarios/$HK_SCENARIO.sh"
   status=$?
-elif [ -f "/hk/pkg/dist/test/vm/guest/scenarios/$HK_SCENARIO.js" ]; then
-  node "/hk/pkg/dist/test/vm/guest/scenarios/$HK_SCENARIO.js"
+elif [ -f "/hk/pkg/dist/vm/guest/scenarios/$HK_SCENARIO.js" ]; then
+  node "/hk/pkg/dist/vm/guest/scenarios/$HK_SCENARIO.js"
   status=$?
 else
   hk_error "no scenario named '${HK_SCENARIO:-}' (hk.scenario= on the kernel command line)"

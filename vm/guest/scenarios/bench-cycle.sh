@@ -16,7 +16,7 @@ swap_used_kib() {
 
 if [ "$HK_BOOT" = 1 ]; then
   hk_swap_on /dev/vda || { hk_error "mkswap/swapon /dev/vda failed"; exit 1; }
-  node /hk/pkg/dist/test/vm/guest/scenarios/bench-data.js /tmp/bench "$HK_TEXTMB" "$HK_RANDOMMB" || { hk_error "writing the benchmark data failed"; exit 1; }
+  node /hk/pkg/dist/vm/guest/scenarios/bench-data.js /tmp/bench "$HK_TEXTMB" "$HK_RANDOMMB" || { hk_error "writing the benchmark data failed"; exit 1; }
   # Both methods power off through ACPI S4, what hiberkit chooses where the platform offers it.
   echo platform > /sys/power/disk
   # The same starting point for every run: nothing dirty, no page cache left from the set-up.

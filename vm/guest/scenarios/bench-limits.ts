@@ -16,8 +16,8 @@
  * one boot, nothing is resumed here).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createNativeBackend } from '../../../../lib/native/backend.js';
-import { codecName, crc32c, lz4Compress, lz4CompressBound, lz4Decompress } from '../../../../lib/codec/index.js';
+import { createNativeBackend } from '../../../lib/native/backend.js';
+import { codecName, crc32c, lz4Compress, lz4CompressBound, lz4Decompress } from '../../../lib/codec/index.js';
 import { bootArg, emit } from '../report.js';
 import { textBlock, textCorpus } from './bench-data.js';
 

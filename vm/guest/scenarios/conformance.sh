@@ -7,7 +7,7 @@
 hk_quiet_console
 hk_swap_on /dev/vda || { hk_error "mkswap/swapon /dev/vda failed"; exit 1; }
 hk_stamp conformance
-node --single-threaded /hk/pkg/dist/test/vm/guest/conformance-runner.js
+node --single-threaded /hk/pkg/dist/vm/guest/conformance-runner.js
 status=$?
 hk_stamp conformance-end
 hk_kernel_log

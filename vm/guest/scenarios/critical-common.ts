@@ -5,9 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 
-import type { Backend, HibernatePlan, PowerOffMethod } from '../../../../lib/backend.js';
-import { PAGE_SIZE } from '../../../../lib/ioctls.js';
-import type { NativeCriticalResult, NativeKillPoint } from '../../../../lib/native/binding.js';
+import type { Backend, HibernatePlan, PowerOffMethod } from '../../../lib/backend.js';
+import { PAGE_SIZE } from '../../../lib/ioctls.js';
+import type { NativeCriticalResult, NativeKillPoint } from '../../../lib/native/binding.js';
 
 export const SWAP_DEVICE = '/dev/vda';
 

@@ -12,10 +12,10 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 
-import { createNativeBackend } from '../../../../lib/native/backend.js';
-import { requireNative, type NativeCriticalResult } from '../../../../lib/native/binding.js';
-import { createNativeCriticalSection } from '../../../../lib/native/critical-section.js';
-import { resume } from '../../../../lib/resume.js';
+import { createNativeBackend } from '../../../lib/native/backend.js';
+import { requireNative, type NativeCriticalResult } from '../../../lib/native/binding.js';
+import { createNativeCriticalSection } from '../../../lib/native/critical-section.js';
+import { resume } from '../../../lib/resume.js';
 import { bootArg, emit, stamp } from '../report.js';
 import { enableSwap, prepareHibernation, SWAP_DEVICE, type CycleReport } from './critical-common.js';
 

@@ -11,12 +11,12 @@ import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { Backend, HibernateOutcome, RestoreOutcome } from '../../../../lib/backend.js';
-import { classifyResumePage, signatureAt, SIGNATURE_OFFSET } from '../../../../lib/image/format.js';
-import { PAGE_SIZE } from '../../../../lib/ioctls.js';
-import { createNativeBackend } from '../../../../lib/native/backend.js';
-import { requireNative, type NativeCriticalResult } from '../../../../lib/native/binding.js';
-import { createNativeCriticalSection } from '../../../../lib/native/critical-section.js';
+import type { Backend, HibernateOutcome, RestoreOutcome } from '../../../lib/backend.js';
+import { classifyResumePage, signatureAt, SIGNATURE_OFFSET } from '../../../lib/image/format.js';
+import { PAGE_SIZE } from '../../../lib/ioctls.js';
+import { createNativeBackend } from '../../../lib/native/backend.js';
+import { requireNative, type NativeCriticalResult } from '../../../lib/native/binding.js';
+import { createNativeCriticalSection } from '../../../lib/native/critical-section.js';
 import { emit, stamp } from '../report.js';
 import { enableSwap, KILL_CASES, prepareHibernation, RESTORE_REFUSED_ID, SWAP_DEVICE, type KillCase, type KillReport } from './critical-common.js';
 
