@@ -10,6 +10,7 @@
  * resume from its `resume-start` stamp to the `resumed` stamp the boot-1 script prints once its
  * hibernate command has returned in the restored system.
  */
+import { repoRelative } from '../vm/paths.js';
 import { payloadsOf, type BootResult } from '../vm/vm.js';
 import type { Contender, Method, Workload } from './contenders.js';
 import { BenchParseError, ConsoleTimeline, kernelTimeMs, stampTimeMs, type TimelineEvent } from './timeline.js';
@@ -62,6 +63,7 @@ export interface CycleFigures {
    * well above that, other work competed with it and the run is slower than it should be.
    */
   hostLoad: number;
+  /** The two boots' console logs, relative to the repository (under .cache/vm/logs/). */
   logs: string[];
 }
 
@@ -234,7 +236,7 @@ export function cycleFigures(context: CycleContext, first: BootResult, second: B
     checks,
     notes: [...hibernate.notes, ...resume.notes],
     hostLoad: context.hostLoad,
-    logs: [first.logPath, second.logPath],
+    logs: [repoRelative(first.logPath), repoRelative(second.logPath)],
   };
 }
 

@@ -4,6 +4,7 @@
  * the cost of one SNAPSHOT_ALLOC_SWAP_PAGE. One boot, same VM configuration as the contenders.
  */
 import { rmSync } from 'node:fs';
+import { repoRelative } from '../vm/paths.js';
 import { createDisk, describeBoot, payloadsOf } from '../vm/vm.js';
 import type { Workload } from './contenders.js';
 import { median } from './stats.js';
@@ -31,6 +32,7 @@ export interface VmLimits {
   allocSwapPageUs: number;
   /** Warm start-up in the guest: `node -e 0`, and `hiberkit --help` (the CLI's whole module graph). */
   startup: { nodeMs: number; cliMs: number };
+  /** The boot's console log, relative to the repository. */
   log: string;
 }
 
@@ -99,7 +101,7 @@ export async function measureLimits(vm: BenchVm, byteCounts: number[], reps: num
       },
       allocSwapPageUs: (alloc.ms * 1000) / alloc.pages,
       startup: { nodeMs: startup.nodeMs, cliMs: startup.cliMs },
-      log: boot.logPath,
+      log: repoRelative(boot.logPath),
     };
   } finally {
     rmSync(disk, { force: true });

@@ -1,5 +1,5 @@
 /** Where the VM tooling finds the repository and keeps what it downloads, builds and logs. */
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -17,3 +17,8 @@ export const LOG_DIR = join(CACHE_DIR, 'logs');
 
 /** The guest-side sources: /init, the shell helpers and the scenarios. */
 export const GUEST_DIR = join(REPO_ROOT, 'vm', 'guest');
+
+/** A path inside the repository as committed files name it: relative, the same on every machine. */
+export function repoRelative(path: string): string {
+  return relative(REPO_ROOT, path);
+}
