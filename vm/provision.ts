@@ -48,7 +48,7 @@ function runOrThrow(command: string, args: string[], cwd?: string): string {
 
 /** The package list shared with .ci/run (one name a line, `#` comments). */
 function requiredDebianPackages(): string[] {
-  return readFileSync(join(REPO_ROOT, 'test', 'vm', 'debian-packages.txt'), 'utf8')
+  return readFileSync(join(REPO_ROOT, 'vm', 'debian-packages.txt'), 'utf8')
     .split('\n')
     .map((line) => line.replace(/#.*/, '').trim())
     .filter(Boolean);
