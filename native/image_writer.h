@@ -14,6 +14,7 @@ namespace hiberkit {
 class ImageCipher;  // image_crypto.h
 
 constexpr size_t kPageSize = 4096;
+constexpr uint32_t kMaxChunkPages = 4096;  // the most pages one chunk may hold (docs/image-format.md)
 constexpr size_t kKeyBlockBytes = 128;
 constexpr size_t kImageIdBytes = 16;
 

@@ -55,17 +55,6 @@ void TrackFreezerState(int fd, const SnapshotIoctl& which, bool succeeded) {
   }
 }
 
-const char* ArgKindName(IoctlArg arg) {
-  switch (arg) {
-    case IoctlArg::kNone: return "none";
-    case IoctlArg::kValue: return "value";
-    case IoctlArg::kIntOut: return "int-out";
-    case IoctlArg::kLoffOut: return "loff-out";
-    case IoctlArg::kSwapAreaIn: return "swap-area-in";
-  }
-  return "none";
-}
-
 struct IoctlInput {
   int64_t value = 0;         // kValue
   uint32_t dev = 0;          // kSwapAreaIn
@@ -329,18 +318,6 @@ Napi::Value FrozenFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), g_freezing_fd.load());
 }
 
-Napi::Object IoctlTableObject(Napi::Env env, bool numbers) {
-  Napi::Object table = Napi::Object::New(env);
-  for (const SnapshotIoctl* entry : kSnapshotIoctls) {
-    if (numbers) {
-      table.Set(entry->name, Napi::Number::New(env, static_cast<double>(entry->request)));
-    } else {
-      table.Set(entry->name, ArgKindName(entry->arg));
-    }
-  }
-  return table;
-}
-
 }  // namespace
 
 bool UserSpaceFrozenByThisProcess() { return g_freezing_fd.load() >= 0; }
@@ -376,8 +353,6 @@ void RegisterSnapshotDevice(Napi::Env env, Napi::Object exports) {
       {"snapshotFrozenFd", FrozenFd},
   };
   for (const Export& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
-  exports.Set("ioctlNumbers", IoctlTableObject(env, true));
-  exports.Set("ioctlArgs", IoctlTableObject(env, false));
 }
 
 }  // namespace hiberkit

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERRNO } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import { requireNative, type NativeImageWriteParams } from '../lib/native/binding.js';
+import { loadTestBinding, type NativeImageWriteParams } from './native-test-binding.js';
 import { ImageWriter, invalidateImage } from '../lib/image/writer.js';
 import { loadImage } from '../lib/image/reader.js';
 import { imageKeysFor } from '../lib/image/security.js';
@@ -29,7 +29,7 @@ import {
 } from './image-support.js';
 import type { ImageIdentity } from '../lib/backend.js';
 
-const native = requireNative();
+const native = loadTestBinding();
 const workdir = mkdtempSync(join(tmpdir(), 'hiberkit-crosscheck-'));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
@@ -66,7 +66,7 @@ function nativeWrite(initial: Uint8Array, params: NativeImageWriteParams, stream
   writeFileSync(path, initial);
   const fd = openSync(path, flags);
   try {
-    const result = native.writeImageFromBuffer!(fd, params, stream, offsets);
+    const result = native.writeImageFromBuffer(fd, params, stream, offsets);
     return { result, bytes: new Uint8Array(readFileSync(path)) };
   } finally {
     closeSync(fd);
@@ -207,8 +207,8 @@ describe('C++ InvalidateImage', () => {
     writeFileSync(path, marked);
     const fd = openSync(path, 'r+');
     try {
-      expect(native.invalidateImageFd!(fd, 0, original)).toBe(0);
-      expect(native.invalidateImageFd!(fd, 0, marked.subarray(0, PAGE_SIZE))).toBe(ERRNO.EINVAL);
+      expect(native.invalidateImageFd(fd, 0, original)).toBe(0);
+      expect(native.invalidateImageFd(fd, 0, marked.subarray(0, PAGE_SIZE))).toBe(ERRNO.EINVAL);
     } finally {
       closeSync(fd);
     }

@@ -42,8 +42,10 @@ import {
   textBytes,
   writeImage,
 } from './image-support.js';
+import { loadTestBinding, TEST_ADDON_PATH } from './native-test-binding.js';
 
 const native = requireNative();
+const testAddon = loadTestBinding();
 const workdir = mkdtempSync(join(tmpdir(), 'hiberkit-encryption-'));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
@@ -77,7 +79,7 @@ describe('the image ciphers', () => {
       for (const index of [0, 7, 2 ** 32 - 1, 2 ** 40 + 3]) {
         const payload = randomBytes(length, length + index);
         const inPlace = Uint8Array.from(payload);
-        const tags = native.imageCipherSealChunks!(key, index, aad, inPlace, length);
+        const tags = testAddon.imageCipherSealChunks(key, index, aad, inPlace, length);
         const sealed = sealChunk(key, index, aad, payload);
         expect(Buffer.from(inPlace).equals(sealed.ciphertext), `${length} bytes, chunk ${index}`).toBe(true);
         expect(tags.equals(sealed.tag), `${length} bytes, chunk ${index}`).toBe(true);
@@ -86,7 +88,7 @@ describe('the image ciphers', () => {
     // Consecutive chunks in one call get consecutive indexes.
     const data = randomBytes(300_000, 3);
     const inPlace = Uint8Array.from(data);
-    const tags = native.imageCipherSealChunks!(key, 9, aad, inPlace, 131072);
+    const tags = testAddon.imageCipherSealChunks(key, 9, aad, inPlace, 131072);
     for (let i = 0; i < 3; i++) {
       const sealed = sealChunk(key, 9 + i, aad, data.subarray(i * 131072, (i + 1) * 131072));
       expect(sealed.tag.equals(tags.subarray(i * 16, (i + 1) * 16))).toBe(true);
@@ -99,7 +101,7 @@ describe('the image ciphers', () => {
     gmac.setAAD(page);
     gmac.final();
     expect(headerMac(key, page).equals(gmac.getAuthTag())).toBe(true);
-    expect(native.imageCipherMacHeader!(key, page).equals(gmac.getAuthTag())).toBe(true);
+    expect(testAddon.imageCipherMacHeader(key, page).equals(gmac.getAuthTag())).toBe(true);
   });
 
   it('refuse a chunk that is altered, moved to another index or given other associated data', () => {
@@ -121,8 +123,8 @@ describe('the image ciphers', () => {
     // glibc's mtrace records every malloc, calloc, realloc and free between mtrace() and muntrace().
     const trace = (initInChild: boolean) => {
       const file = join(workdir, `mtrace-${initInChild}.txt`);
-      const script = `const native = require('node-gyp-build')(${JSON.stringify(process.cwd())});
-        process.exitCode = native.imageCipherTraceChild(require('node:crypto').randomBytes(3 << 20), 131072, ${initInChild});`;
+      const script = `const testAddon = require(${JSON.stringify(TEST_ADDON_PATH)});
+        process.exitCode = testAddon.imageCipherTraceChild(require('node:crypto').randomBytes(3 << 20), 131072, ${initInChild});`;
       const run = spawnSync(process.execPath, ['-e', script], {
         env: { ...process.env, LD_PRELOAD: 'libc_malloc_debug.so.0', MALLOC_TRACE: file },
         encoding: 'utf8',

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { IOCTLS, type SnapshotIoctl } from '../lib/ioctls.js';
-import { requireNative } from '../lib/native/binding.js';
+import { loadTestBinding } from './native-test-binding.js';
 
 const SPEC_VALUES: Record<SnapshotIoctl, number> = {
   SNAPSHOT_FREEZE: 0x00003301,
@@ -25,7 +25,7 @@ const SPEC_VALUES: Record<SnapshotIoctl, number> = {
 };
 
 describe('ioctl table', () => {
-  const native = requireNative();
+  const native = loadTestBinding();
   const names = Object.keys(SPEC_VALUES).sort();
 
   it('names the same fourteen requests in the addon, lib/ioctls.ts and the spec', () => {
