@@ -23,7 +23,7 @@ export { normalizeConfig, diskDeviceNumber, type MachineConfig, type MachineConf
 export { KERNEL_PROFILES, behaviourOfRelease, resolveProfile, type KernelProfile, type KernelBehaviour, type ProfileName } from './profile.js';
 export type { FaultPlan } from './faults.js';
 export { PAGE_ANON, PAGE_CACHE, PAGE_FREE, PAGE_KERNEL, type MemoryUsage, type PageState } from './ram.js';
-export { writeSwapHeader, parseSwapHeader, SWAP_SIGNATURE, type SwapHeader } from './swap-header.js';
+export { writeSwapHeader, parseSwapHeader, SWAP_SIGNATURE, type SwapHeader } from '../lib/swap-header.js';
 export {
   X86_RESTORE_MAGIC,
   decodeImageHeader,

@@ -10,6 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ERRNO, HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
+import { hibernationDisabledByCommandLine } from '../lib/kernel-cmdline.js';
 import type { MachineConfig } from './config.js';
 import type { MemoryMap } from './e820.js';
 import type { Faults } from './faults.js';
@@ -53,10 +54,6 @@ export interface KernelHooks {
   deviceNumber(spec: string): number;
 }
 
-/** `nohibernate`, or `hibernate=no…` other than `noresume` / `nocompress` (spec §8.3). */
-export function hibernationDisabledOnCommandLine(cmdline: readonly string[]): boolean {
-  return cmdline.some((word) => word === 'nohibernate' || (/^hibernate=no/.test(word) && word !== 'hibernate=noresume' && word !== 'hibernate=nocompress'));
-}
 
 /** open(2) access modes of /dev/snapshot, including O_RDWR and the "ioctl only" mode 3. */
 export type AccessMode = 'read-only' | 'write-only' | 'read-write' | 'ioctl-only';
@@ -112,7 +109,7 @@ export class EmulatedKernel {
 
   /** `hibernation_available()`: no nohibernate / hibernate=no…, no lockdown, no secret memory (spec §8.3). */
   hibernationAvailable(): boolean {
-    return !hibernationDisabledOnCommandLine(this.config.cmdline) && this.config.lockdown === 'none' && !this.config.secretMemInUse;
+    return !hibernationDisabledByCommandLine(this.config.cmdline) && this.config.lockdown === 'none' && !this.config.secretMemInUse;
   }
 
   /** The VFS part of open(2) on the device node: 0, ENOENT, ENODEV or EACCES. */

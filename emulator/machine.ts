@@ -25,6 +25,8 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import type { Backend, OpenBlockOptions, SnapshotMode } from '../lib/backend.js';
 import { ERRNO, HiberkitError, SnapshotError } from '../lib/errors.js';
 import { PAGE_SIZE, encodeDev } from '../lib/ioctls.js';
+import { commandLineValue, resumeOffsetFromCommandLine } from '../lib/kernel-cmdline.js';
+import { SWAP_SIGNATURE, SWAP_SIGNATURE_OFFSET, parseSwapHeader, writeSwapHeader } from '../lib/swap-header.js';
 import { normalizeConfig, type MachineConfig, type MachineConfigInput, type SwapConfig } from './config.js';
 import { EmulatedCriticalSection } from './critical-section.js';
 import { DiskSet, EmulatedBlockDevice } from './disks.js';
@@ -34,7 +36,6 @@ import { EmulatedKernel, type AccessMode, type BootExit, type KernelVars } from 
 import { Ram } from './ram.js';
 import { EmulatedSnapshotDevice } from './snapshot-device.js';
 import { StateDir, type SessionRecord } from './state-dir.js';
-import { SWAP_SIGNATURE, SWAP_SIGNATURE_OFFSET, parseSwapHeader, writeSwapHeader } from './swap-header.js';
 import { FOREIGN_HIBERNATION_SIGNATURES, SwapTable, type SwapLocation } from './swap.js';
 import { EmulatedSystemInfo } from './system-info.js';
 
@@ -468,8 +469,7 @@ export class EmulatedMachine {
   }
 }
 
-/** `resume=` and `resume_offset=` from the kernel command line. */
+/** `resume=` and `resume_offset=` from the kernel command line (the last of each counts). */
 function resumeFromCommandLine(cmdline: readonly string[]): KernelVars['resume'] {
-  const value = (key: string) => cmdline.find((w) => w.startsWith(`${key}=`))?.slice(key.length + 1);
-  return { device: value('resume') ?? null, offsetPages: Number(value('resume_offset') ?? 0) };
+  return { device: commandLineValue(cmdline, 'resume') ?? null, offsetPages: resumeOffsetFromCommandLine(cmdline) };
 }

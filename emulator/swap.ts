@@ -9,7 +9,7 @@
  */
 import type { SwapArea } from '../lib/backend.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import { SWAP_SIGNATURE, type SwapHeader } from './swap-header.js';
+import { swapAreaProblem, usableSwapPages, type SwapHeader } from '../lib/swap-header.js';
 
 /** One active area: plain data, so it can be persisted and carried in the kernel record. */
 export interface ActiveSwap {
@@ -52,14 +52,13 @@ export class SwapTable {
 
   /**
    * swapon(2) of an area whose header is `header`. Returns the reason when the kernel refuses
-   * (no SWAPSPACE2 signature, an old or unknown header version, already active).
+   * (a header it does not accept, lib/swap-header.ts swapAreaProblem; already active).
    */
   activate(location: SwapLocation, header: SwapHeader, options: { usedPages: number; priority?: number }): string | null {
-    if (header.signature !== SWAP_SIGNATURE) return `no swap signature (found ${JSON.stringify(header.signature.replace(/\0+$/, ''))})`;
-    if (header.version !== 1) return `unsupported swap header version ${header.version}`;
+    const problem = swapAreaProblem(header, location);
+    if (problem !== null) return problem;
     if (this.areas.some((a) => a.dev === location.dev && a.offsetPages === location.offsetPages)) return 'already active';
-    const maxPages = Math.min(header.lastPage + 1, Math.floor(location.sizeBytes / PAGE_SIZE));
-    const pages = maxPages - 1 - header.badPages.length;
+    const pages = usableSwapPages(header);
     if (pages <= 0) return 'the area has no usable pages';
     this.areas.push({
       path: location.path,

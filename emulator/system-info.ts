@@ -5,7 +5,7 @@
 import type { HibernationSupport, SwapArea, SystemInfo } from '../lib/backend.js';
 import { HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import { hibernationDisabledOnCommandLine } from './kernel.js';
+import { hibernationDisabledByCommandLine } from '../lib/kernel-cmdline.js';
 import type { EmulatedMachine } from './machine.js';
 
 export class EmulatedSystemInfo implements SystemInfo {
@@ -51,7 +51,7 @@ export class EmulatedSystemInfo implements SystemInfo {
       enabled: available,
       lockdown: config.lockdown,
       diskModes,
-      disabledOnCommandLine: hibernationDisabledOnCommandLine(config.cmdline),
+      disabledOnCommandLine: hibernationDisabledByCommandLine(config.cmdline),
       imageSizeBytes: kernel.vars.imageSize,
     };
   }

@@ -11,7 +11,7 @@ import { resume } from '../lib/resume.js';
 import type { MachineConfigInput } from '../emulator/config.js';
 import type { FaultPlan } from '../emulator/faults.js';
 import { openEmulatedMachine, type EmulatedMachine } from '../emulator/machine.js';
-import { SWAP_SIGNATURE, parseSwapHeader } from '../emulator/swap-header.js';
+import { SWAP_SIGNATURE, parseSwapHeader } from '../lib/swap-header.js';
 
 const MIB = 1 << 20;
 const quiet = openSync('/dev/null', 'w');

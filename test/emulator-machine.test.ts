@@ -17,7 +17,7 @@ import type { MachineConfigInput } from '../emulator/config.js';
 import { createEmulatedBackend } from '../emulator/index.js';
 import { openEmulatedMachine, type EmulatedMachine } from '../emulator/machine.js';
 import { PAGE_FREE } from '../emulator/ram.js';
-import { parseSwapHeader } from '../emulator/swap-header.js';
+import { parseSwapHeader } from '../lib/swap-header.js';
 
 const MIB = 1 << 20;
 /** Little enough in use that CREATE_IMAGE drops nothing: the RAM before and after is the same. */

@@ -12,16 +12,13 @@ import { encodeDev } from '../lib/ioctls.js';
 import { requireNative, type NativeBinding } from '../lib/native/binding.js';
 import {
   NativeSystemInfo,
-  commandLineValue,
-  hibernationDisabledByCommandLine,
   parseChoiceList,
-  parseCommandLine,
   parseMajorMinor,
   parseProcSwaps,
-  parseSwapHeader,
   parseUevent,
   unescapeProcPath,
 } from '../lib/native/system-info.js';
+import { hibernationDisabledByCommandLine, parseCommandLine } from '../lib/kernel-cmdline.js';
 
 describe('/proc/swaps', () => {
   const sample = [
@@ -44,38 +41,6 @@ describe('/proc/swaps', () => {
 
   it('undoes every octal escape the kernel writes', () => {
     expect(unescapeProcPath('/a\\040b\\011c\\012d\\134e')).toBe('/a b\tc\nd\\e');
-  });
-});
-
-describe('kernel command line', () => {
-  const sample =
-    'BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=UUID=0d8e9f3c-aa01-4b6e-9d2e-5c1f2e3d4a5b ro quiet ' +
-    'resume=UUID=7b1c2d3e-1111-2222-3333-444455556666 resume_offset=34816 dyndbg="file power/* +p" resume_offset=40960\n';
-
-  it('splits words, keeping quoted blanks and dropping the quotes', () => {
-    const words = parseCommandLine(sample);
-    expect(words).toContain('dyndbg=file power/* +p');
-    expect(words[0]).toBe('BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64');
-    expect(words).toHaveLength(8);
-  });
-
-  it('takes the last value of a repeated parameter, as the kernel does', () => {
-    const words = parseCommandLine(sample);
-    expect(commandLineValue(words, 'resume')).toBe('UUID=7b1c2d3e-1111-2222-3333-444455556666');
-    expect(commandLineValue(words, 'resume_offset')).toBe('40960');
-    expect(commandLineValue(words, 'noresume')).toBeUndefined();
-  });
-
-  it.each([
-    ['quiet nohibernate', true],
-    ['hibernate=no', true],
-    ['hibernate=nope', true],
-    ['hibernate=noresume', false],
-    ['hibernate=nocompress', false],
-    ['hibernate=protect_image', false],
-    ['quiet splash', false],
-  ])('"%s" disables hibernation: %s', (text, disabled) => {
-    expect(hibernationDisabledByCommandLine(parseCommandLine(text))).toBe(disabled);
   });
 });
 
@@ -112,16 +77,6 @@ describe('device names', () => {
     expect(parseMajorMinor('0:0')).toEqual({ major: 0, minor: 0 });
     expect(parseMajorMinor('UUID=1234')).toBeNull();
     expect(parseMajorMinor('254:0:1234')).toBeNull();
-  });
-
-  it('reads the UUID and label of a swap header page', () => {
-    const page = new Uint8Array(4096);
-    page.set([0x7b, 0x1c, 0x2d, 0x3e, 0x11, 0x11, 0x22, 0x22, 0x33, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66], 1036);
-    page.set(new TextEncoder().encode('myswap'), 1052);
-    page.set(new TextEncoder().encode('SWAPSPACE2'), 4086);
-    expect(parseSwapHeader(page)).toEqual({ uuid: '7b1c2d3e-1111-2222-3333-444455556666', label: 'myswap' });
-    page.set(new TextEncoder().encode('S1SUSPEND\0'), 4086);
-    expect(parseSwapHeader(page)).toBeNull();
   });
 });
 

@@ -1,11 +1,12 @@
-// The emulator's swap headers against util-linux mkswap itself: same bytes for the same UUID and
-// label, and the parser reads what mkswap wrote.
+// Swap headers (lib/swap-header.ts) against util-linux mkswap itself: same bytes for the same UUID
+// and label, and the parser reads what mkswap wrote; the kernel's swapon rules; and the UUID and
+// label that resume=UUID=… / LABEL=… find.
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { SWAP_SIGNATURE, parseSwapHeader, writeSwapHeader } from '../emulator/swap-header.js';
+import { SWAP_SIGNATURE, parseSwapHeader, swapAreaProblem, swapIdentity, usableSwapPages, writeSwapHeader } from '../lib/swap-header.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hiberkit-mkswap-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,5 +70,69 @@ describe('swap headers', () => {
 
   test('too small an area is refused, as mkswap refuses it', () => {
     expect(() => writeSwapHeader({ sizeBytes: 9 * 4096 })).toThrow(/at least 10 pages/);
+  });
+});
+
+describe("the kernel's swapon rules", () => {
+  const MIB = 1 << 20;
+  const partition = { sizeBytes: MIB, type: 'partition' } as const;
+  /** A mkswap header of a 1 MiB area with one 32-bit field changed. */
+  function headerWith(offset: number, value: number): Uint8Array {
+    const page = writeSwapHeader({ sizeBytes: MIB, uuid: UUID });
+    new DataView(page.buffer).setUint32(offset, value, true);
+    return page;
+  }
+
+  test('accepts what mkswap writes, with every page but the header usable', () => {
+    const header = parseSwapHeader(writeSwapHeader({ sizeBytes: MIB }));
+    expect(swapAreaProblem(header, partition)).toBeNull();
+    expect(swapAreaProblem(header, { ...partition, type: 'file' })).toBeNull();
+    expect(usableSwapPages(header)).toBe(MIB / 4096 - 1);
+  });
+
+  test('refuses another signature, another version and an empty area', () => {
+    const marked = writeSwapHeader({ sizeBytes: MIB });
+    marked.set(new TextEncoder().encode('SWAP-SPACE'), 4086);
+    expect(swapAreaProblem(parseSwapHeader(marked), partition)).toMatch(/no swap signature \(found "SWAP-SPACE"\)/);
+    expect(swapAreaProblem(parseSwapHeader(headerWith(1024, 2)), partition)).toMatch(/version 2/);
+    expect(swapAreaProblem(parseSwapHeader(headerWith(1028, 0)), partition)).toMatch(/empty/);
+  });
+
+  test('refuses an area shorter than last_page says', () => {
+    const header = parseSwapHeader(writeSwapHeader({ sizeBytes: 2 * MIB }));
+    expect(swapAreaProblem(header, partition)).toMatch(/shorter/);
+    expect(swapAreaProblem(header, { ...partition, sizeBytes: 2 * MIB + 4096 })).toBeNull();
+  });
+
+  test('counts bad pages out of a partition, and refuses them in a file, past the page or outside the area', () => {
+    const page = headerWith(1032, 2);
+    new DataView(page.buffer).setUint32(1536, 7, true);
+    new DataView(page.buffer).setUint32(1540, 9, true);
+    const header = parseSwapHeader(page);
+    expect(header.badPages).toEqual([7, 9]);
+    expect(swapAreaProblem(header, partition)).toBeNull();
+    expect(usableSwapPages(header)).toBe(MIB / 4096 - 1 - 2);
+    expect(swapAreaProblem(header, { ...partition, type: 'file' })).toMatch(/bad pages/);
+    expect(swapAreaProblem(parseSwapHeader(headerWith(1032, 638)), partition)).toMatch(/nr_badpages 638/);
+    const outside = headerWith(1032, 1);
+    new DataView(outside.buffer).setUint32(1536, MIB / 4096, true);
+    expect(swapAreaProblem(parseSwapHeader(outside), partition)).toMatch(/bad page 256 is outside/);
+  });
+});
+
+describe('swap identity (resume=UUID=… and LABEL=…)', () => {
+  test('reads the UUID and label of a version-1 swap header', () => {
+    expect(swapIdentity(writeSwapHeader({ sizeBytes: 1 << 20, uuid: UUID, label: 'myswap' }))).toEqual({ uuid: UUID, label: 'myswap' });
+  });
+
+  test('is null for a page marked by a hibernation tool, a version-0 area and a short buffer', () => {
+    const marked = writeSwapHeader({ sizeBytes: 1 << 20, uuid: UUID });
+    marked.set(new TextEncoder().encode('S1SUSPEND\0'), 4086);
+    expect(swapIdentity(marked)).toBeNull();
+    // Version 0 ("SWAP-SPACE") has no UUID or label fields: those bytes are its page bitmap.
+    const legacy = new Uint8Array(4096).fill(0xff);
+    legacy.set(new TextEncoder().encode('SWAP-SPACE'), 4086);
+    expect(swapIdentity(legacy)).toBeNull();
+    expect(swapIdentity(new Uint8Array(100))).toBeNull();
   });
 });

@@ -11,6 +11,7 @@ import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import { crc32c } from '../codec/index.js';
 import { KEY_BLOCK_BYTES } from '../crypto/keys.js';
+import { SWAP_SIGNATURES } from '../swap-header.js';
 
 export const FORMAT_VERSION = 1;
 
@@ -29,8 +30,6 @@ export const SIGNATURE_BYTES = 10;
 export const IMAGE_SIGNATURE = 'HIBERKIT01';
 /** Any signature with this prefix is hiberkit's, possibly of another marker version. */
 const SIGNATURE_FAMILY = 'HIBERKIT';
-/** The swap signatures a markable page may carry (v2 and the legacy v1 area). */
-export const SWAP_SIGNATURES: readonly string[] = ['SWAPSPACE2', 'SWAP-SPACE'];
 /** Signatures of other hibernation tools, which hiberkit must leave alone (spec §6.3). */
 const FOREIGN_IMAGE_SIGNATURES: ReadonlyMap<string, string> = new Map([
   ['S1SUSPEND', "the kernel's own hibernation"],
