@@ -75,7 +75,6 @@ export class EmulatedKernel {
   /** Who else holds system_transition_mutex right now (another thread's ioctl, a sysfs write), if anyone. */
   transitionMutexHolder: string | null = null;
   syncCount = 0;
-  memoryLocked = false;
   /** Things a real kernel would WARN about or that would corrupt it: the emulator's protocol checker. */
   readonly violations: string[] = [];
   /** The /dev/snapshot file open in this process, if any. */

@@ -172,10 +172,6 @@ export class EmulatedMachine {
       openSnapshot: (mode: SnapshotMode) => this.openSnapshot(mode === 'hibernate' ? 'read-only' : 'write-only'),
       openBlockDevice: (path: string, opts?: OpenBlockOptions) => this.openBlockDevice(path, opts),
       system: new EmulatedSystemInfo(this),
-      memory: {
-        lockAll: () => void (this.kernel.memoryLocked = true),
-        unlockAll: () => void (this.kernel.memoryLocked = false),
-      },
       power: { sync: () => this.kernel.sync() },
       criticalSection: new EmulatedCriticalSection(this),
       runDirectory: this.state.dir,

@@ -174,30 +174,11 @@ export interface SystemInfo {
   memoryInUseBytes(): number;
 }
 
-export interface MemoryLock {
-  /** mlockall(MCL_CURRENT | MCL_FUTURE). */
-  lockAll(): void;
-  /** munlockall(). */
-  unlockAll(): void;
-}
-
 export type PowerOffMethod = 'platform' | 'shutdown' | 'reboot';
 
 export interface Power {
   /** sync(2). */
   sync(): void;
-}
-
-/** Numbers the critical section reports about the image it wrote or loaded. */
-export interface ImageStats {
-  /** Bytes of the kernel's snapshot stream (GET_IMAGE_SIZE). */
-  streamBytes: number;
-  /** Bytes stored on disk (chunks, extent map, header). */
-  storedBytes: number;
-  /** Milliseconds from FREEZE to CREATE_IMAGE returning. */
-  snapshotMs: number;
-  /** Milliseconds spent reading, compressing and writing the image. */
-  writeMs: number;
 }
 
 export type HibernateOutcome =
@@ -279,7 +260,6 @@ export interface Backend {
   openSnapshot(mode: SnapshotMode): SnapshotDevice;
   openBlockDevice(path: string, options?: OpenBlockOptions): BlockDevice;
   readonly system: SystemInfo;
-  readonly memory: MemoryLock;
   readonly power: Power;
   readonly criticalSection: CriticalSection;
   /** Where hiberkit keeps its lock file: /run on a real machine, the state directory of an emulated one. */

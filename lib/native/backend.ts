@@ -25,10 +25,6 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
     openSnapshot: (mode: SnapshotMode): SnapshotDevice => new NativeSnapshotDevice(native, snapshotPath, mode),
     openBlockDevice: (path: string, openOptions?: OpenBlockOptions): BlockDevice => new NativeBlockDevice(native, path, openOptions),
     system: new NativeSystemInfo(native),
-    memory: {
-      lockAll: () => native.mlockAll(),
-      unlockAll: () => native.munlockAll(),
-    },
     power: {
       sync: () => native.sync(),
     },

@@ -95,11 +95,7 @@ export interface NativeBinding {
   fiemap(path: string): FileExtent[];
 
   // ---- system.cc
-  mlockAll(): void;
-  munlockAll(): void;
   sync(): void;
-  /** Powers off or restarts at once (no sync); returns only by throwing. */
-  reboot(method: 'shutdown' | 'reboot'): void;
   /** The device a node stands for (st_rdev), in the kernel's encoding. */
   statRdev(path: string): NativeDeviceNumber & { rdev: number; isBlockDevice: boolean };
   /** The device of the filesystem holding a file (st_dev), in the kernel's encoding. */
