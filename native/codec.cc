@@ -10,19 +10,11 @@ namespace {
 
 // crc32c(data: Uint8Array, seed = 0): number
 Napi::Value Crc32cJs(const Napi::CallbackInfo& info) {
-  const char* fn = "crc32c";
-  uint8_t* data;
-  size_t length;
-  if (!GetBytes(info, 0, fn, &data, &length)) return info.Env().Undefined();
-  int64_t seed = 0;
-  if (info.Length() > 1 && !info[1].IsUndefined()) {
-    if (!GetNonNegative(info, 1, fn, &seed)) return info.Env().Undefined();
-    if (seed > UINT32_MAX) {
-      ArgError(info.Env(), fn, "the seed is a 32-bit CRC", true);
-      return info.Env().Undefined();
-    }
-  }
-  return Napi::Number::New(info.Env(), Crc32c(data, length, static_cast<uint32_t>(seed)));
+  uint8_t* data = nullptr;
+  size_t length = 0;
+  uint32_t seed = 0;
+  if (!GetCrcArguments(info, "crc32c", &data, &length, &seed)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), Crc32c(data, length, seed));
 }
 
 // crc32cCombine(crcA, crcB, lengthB): the CRC32C of A ++ B.

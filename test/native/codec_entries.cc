@@ -9,19 +9,11 @@ namespace {
 
 // crc32cTable(data: Uint8Array, seed = 0): number
 Napi::Value Crc32cTableJs(const Napi::CallbackInfo& info) {
-  const char* fn = "crc32cTable";
   uint8_t* data = nullptr;
   size_t length = 0;
-  if (!GetBytes(info, 0, fn, &data, &length)) return info.Env().Undefined();
-  int64_t seed = 0;
-  if (info.Length() > 1 && !info[1].IsUndefined()) {
-    if (!GetNonNegative(info, 1, fn, &seed)) return info.Env().Undefined();
-    if (seed > UINT32_MAX) {
-      ArgError(info.Env(), fn, "the seed is a 32-bit CRC", true);
-      return info.Env().Undefined();
-    }
-  }
-  return Napi::Number::New(info.Env(), Crc32cTable(data, length, static_cast<uint32_t>(seed)));
+  uint32_t seed = 0;
+  if (!GetCrcArguments(info, "crc32cTable", &data, &length, &seed)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), Crc32cTable(data, length, seed));
 }
 
 }  // namespace
