@@ -54,7 +54,7 @@ export type SwapConfig = SwapPartitionConfig | SwapFileConfig;
 export interface ProcessConfig {
   pid: number;
   name: string;
-  /** Stuck in uninterruptible sleep: FREEZE fails with EBUSY while it exists (spec §7.1). */
+  /** Stuck in uninterruptible sleep: FREEZE fails with EBUSY while it exists (docs/snapshot-device.md §7.1). */
   refusesFreeze?: boolean;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The emulated critical section: what the native forked child does (native/critical_child.cc),
  * as TypeScript steps against the emulated device, in the same order and with the same failure
- * handling (spec §8):
+ * handling (docs/snapshot-device.md §8):
  *
  *   hibernate: [PLATFORM_SUPPORT] → FREEZE → CREATE_IMAGE (ENOMEM: FREE, image size 0, once
  *   more) → GET_IMAGE_SIZE → read the stream in batches into the image writer → power off.
@@ -124,7 +124,7 @@ export class EmulatedCriticalSection implements CriticalSection {
     }
     try {
       // Before jumping: if the restore fails or the restored system crashes early, the next boot
-      // must not try the same image again (spec §8.2.7).
+      // must not try the same image again (docs/snapshot-device.md §8.2 step 7).
       step('invalidate', () => invalidateImage(plan.storage, plan.resumePage, plan.originalResumePage));
       if (plan.platformMode) step('platform-support', () => device.setPlatformSupport(true));
       step('atomic-restore', () => device.atomicRestore());
@@ -175,7 +175,7 @@ export class EmulatedCriticalSection implements CriticalSection {
     try {
       if (plan.powerOff === 'platform') {
         device.powerOff();
-        // With platform support on, success never returns (spec §2.3).
+        // With platform support on, success never returns (docs/snapshot-device.md §2.3).
         throw SnapshotError.fromErrno(ERRNO.EINVAL, 'ioctl', { ioctl: 'SNAPSHOT_POWER_OFF', path: device.path });
       }
       const errno = this.#machine.kernel.reboot(plan.powerOff === 'reboot' ? 'restart' : 'power-off');
@@ -189,7 +189,7 @@ export class EmulatedCriticalSection implements CriticalSection {
 
   /**
    * After CREATE_IMAGE returned 1. The image on disk goes FIRST: thawing with a valid image there
-   * would let a later boot resume it over a file system that has moved on (spec §8.1.10). Returns
+   * would let a later boot resume it over a file system that has moved on (docs/snapshot-device.md §8.1 step 10). Returns
    * the error of a failed invalidation, the one case where the machine is left in danger.
    */
   #undoWithImage(device: EmulatedSnapshotDevice, plan: HibernatePlan, restoreImageSize: () => void): Error | null {

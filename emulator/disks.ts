@@ -2,8 +2,9 @@
  * Emulated block devices: each disk (/dev/vda, …) is a sparse image file in the state
  * directory. `EmulatedBlockDevice` is the BlockDevice a caller opens on one, with the rules of
  * a real block device that matter to hiberkit: O_DIRECT alignment, ENOSPC at the end, ETXTBSY for
- * writes to an active swap partition unless /dev/snapshot has selected it (BFOPS), and the fault
- * hooks for failed writes and flushes and for the power going out between two writes.
+ * writes to an active swap partition unless /dev/snapshot has selected it (docs/snapshot-device.md
+ * §2.3), and the fault hooks for failed writes and flushes and for the power going out between two
+ * writes.
  */
 import { closeSync, ftruncateSync, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';

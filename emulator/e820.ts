@@ -2,7 +2,7 @@
  * The physical memory map of the emulated x86_64 machine: the firmware's e820 table (as QEMU's
  * SeaBIOS reports it), the page frames the kernel treats as present, and the two numbers the
  * hibernation header carries about them: `num_physpages` and the CRC32 of the e820 table
- * (spec §5.2, §5.3).
+ * (docs/snapshot-device.md §5.2, §5.3).
  */
 import { PAGE_SIZE } from '../lib/ioctls.js';
 

@@ -1,5 +1,5 @@
 /**
- * The snapshot image stream exactly as /dev/snapshot delivers and accepts it (spec §5):
+ * The snapshot image stream exactly as /dev/snapshot delivers and accepts it (docs/snapshot-device.md §5):
  *
  *   page 0          struct swsusp_info, with the x86 restore record overlaid at offset 0
  *   pages 1..M      metadata: 64-bit PFNs, 512 per page, bit 63 = "zero page, no data"

@@ -1,6 +1,6 @@
 /**
  * hiberkit's emulator: an x86_64 machine in TypeScript whose /dev/snapshot behaves exactly like
- * the kernel's (docs: /work/shared/docs/snapshot-device.md), with RAM, disks, swap areas and
+ * the kernel's (docs/snapshot-device.md), with RAM, disks, swap areas and
  * a freezer, persisted in a directory so separate processes can play its boots.
  *
  *   const machine = openEmulatedMachine('/tmp/vm1', { config: { memoryBytes: 64 << 20 } });

@@ -1,5 +1,5 @@
 /**
- * The global state of the emulated kernel during one boot (spec §1, "Global kernel state the
+ * The global state of the emulated kernel during one boot (docs/snapshot-device.md §1, "Global kernel state the
  * emulator must also model"): image_size, the resume device, the swap areas and the slots handed
  * out from them, the freezer, the transition mutex, and the operations of kernel/power/ that
  * /dev/snapshot calls into (snapshot, restore, platform power-off, suspend to RAM, reboot).
@@ -70,7 +70,7 @@ export class EmulatedKernel {
   readonly #hooks: KernelHooks;
   /** Credentials of the calling process: CAP_SYS_ADMIN and CAP_SYS_BOOT in the initial namespace. */
   root: boolean;
-  /** The thread the next calls come from (for the same-thread rule, spec §7.3). */
+  /** The thread the next calls come from (for the same-thread rule, docs/snapshot-device.md §7.3). */
   currentThread = 1;
   /** Who else holds system_transition_mutex right now (another thread's ioctl, a sysfs write), if anyone. */
   transitionMutexHolder: string | null = null;
@@ -106,7 +106,10 @@ export class EmulatedKernel {
     this.violations.push(violation);
   }
 
-  /** `hibernation_available()`: no nohibernate / hibernate=no…, no lockdown, no secret memory (spec §8.3). */
+  /**
+   * `hibernation_available()`: no nohibernate / hibernate=no…, no lockdown, no secret memory
+   * (docs/snapshot-device.md §8.3).
+   */
   hibernationAvailable(): boolean {
     return !hibernationDisabledByCommandLine(this.config.cmdline) && this.config.lockdown === 'none' && !this.config.secretMemInUse;
   }

@@ -329,7 +329,7 @@ export class EmulatedMachine {
     return { vars, ram };
   }
 
-  /** swapon of every area /etc/fstab lists, as util-linux does it (spec §6.3 rule 3). */
+  /** swapon of every area /etc/fstab lists, as util-linux does it (docs/snapshot-device.md §6.3 rule 3). */
   #switchOnSwap(): void {
     for (const swap of this.config.swaps) {
       if (swap.activate === false) continue;

@@ -1,7 +1,7 @@
 /**
  * Active swap areas, as the kernel's swap_info array holds them: what `swapon` accepts, what
  * /proc/swaps shows, which area `swap_type_of()` finds for SNAPSHOT_SET_SWAP_AREA, and the
- * page slots SNAPSHOT_ALLOC_SWAP_PAGE hands out (spec §2.3, SWAPFILE).
+ * page slots SNAPSHOT_ALLOC_SWAP_PAGE hands out (docs/snapshot-device.md §2.3; mm/swapfile.c).
  *
  * Slot rules: slot 0 is the header and is never handed out; slots in use by swapped-out memory
  * are not either; the lowest free slot goes first; its address is a byte offset on the block
@@ -40,7 +40,10 @@ export interface SwapLocation {
   sizeBytes: number;
 }
 
-/** Signatures util-linux `swapon` recognises as hibernation images and rewrites to SWAPSPACE2 (SWAPON). */
+/**
+ * Signatures util-linux `swapon` recognises as hibernation images and rewrites to SWAPSPACE2
+ * (docs/snapshot-device.md §6.3).
+ */
 export const FOREIGN_HIBERNATION_SIGNATURES = ['S1SUSPEND', 'S2SUSPEND', 'ULSUSPEND', 'LINHIB0001'];
 
 export class SwapTable {
@@ -107,7 +110,7 @@ export class SwapTable {
     return this.areas.some((a) => a.allocated > 0);
   }
 
-  /** An active swap partition on this block device (writes to it need SET_SWAP_AREA; BFOPS). */
+  /** An active swap partition on this block device (writes to it need SET_SWAP_AREA: docs/snapshot-device.md §2.3). */
   isActivePartition(dev: number): boolean {
     return this.areas.some((a) => a.type === 'partition' && a.dev === dev);
   }

@@ -12,7 +12,7 @@ export type SnapshotMode = 'hibernate' | 'restore';
 
 /**
  * One open file of /dev/snapshot. Every method is one system call, synchronous, on the calling
- * thread. That is deliberate (spec §7): FREEZE, UNFREEZE, CREATE_IMAGE, ATOMIC_RESTORE and the
+ * thread. That is deliberate (docs/snapshot-device.md §7): FREEZE, UNFREEZE, CREATE_IMAGE, ATOMIC_RESTORE and the
  * final close must run on the thread that froze user space, and every other thread of the
  * process (the libuv pool, V8's workers) is frozen with the rest of user space.
  *
@@ -21,7 +21,7 @@ export type SnapshotMode = 'hibernate' | 'restore';
  *  - do not await anything, do no async I/O (it would wait on a frozen thread forever), do not
  *    allocate much (the garbage collector may wait on its frozen helpers): run node with
  *    `--single-threaded` if you freeze from JavaScript at all;
- *  - if this process dies, user space stays frozen (spec §7.3). Only tests and experts freeze
+ *  - if this process dies, user space stays frozen (docs/snapshot-device.md §7.3). Only tests and experts freeze
  *    from JavaScript; `hibernate()` and `resume()` run their critical section in a forked,
  *    single-threaded native child instead (see `CriticalSection`).
  * The native backend refuses asynchronous block I/O while a device of this process is frozen.
@@ -65,10 +65,10 @@ export interface SnapshotDevice {
 
   /**
    * One read(2) of `length` bytes (default buf.length) into `buf`: the raw device rule, at most
-   * one page per call (spec §3.3). Returns the byte count, 0 at the end of the image.
+   * one page per call (docs/snapshot-device.md §3.3). Returns the byte count, 0 at the end of the image.
    */
   read(buf: Uint8Array, length?: number): number;
-  /** One write(2): at most one page per call (spec §3.4). */
+  /** One write(2): at most one page per call (docs/snapshot-device.md §3.4). */
   write(buf: Uint8Array, length?: number): number;
   /**
    * readv(2) with `buf.length / 4096` segments of one page each: whole pages only, many per call.
@@ -195,7 +195,7 @@ export type RestoreOutcome =
 /**
  * The part of hibernation that runs with user space frozen. Native: a forked, single-threaded,
  * memory-locked child running C++ only, so that its death releases /dev/snapshot and thaws the
- * machine (spec §7.3). Emulator: the same steps in TypeScript against the emulated device.
+ * machine (docs/snapshot-device.md §7.3). Emulator: the same steps in TypeScript against the emulated device.
  */
 export interface CriticalSection {
   hibernate(plan: HibernatePlan): Promise<HibernateOutcome>;

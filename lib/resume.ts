@@ -96,7 +96,7 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
 
 /**
  * Writes every page batch, then the one extra write that makes the kernel consume trailing zero
- * pages (spec §5.6): it must return 0, meaning the kernel has the complete image. A batch source
+ * pages (docs/snapshot-device.md §5.6): it must return 0, meaning the kernel has the complete image. A batch source
  * that throws (a chunk or the stream failing its check) ends the upload with that error.
  */
 async function upload(batches: AsyncIterable<Uint8Array>, writePages: (buf: Uint8Array) => number): Promise<void> {

@@ -230,7 +230,7 @@ struct Session {
 // Writes the original resume page back once the child is gone. The child may have died after
 // its marker reached the disk; a valid image left behind while the system keeps running would be
 // resumed later over a file system that has moved on. An active swap device accepts writes only
-// from the /dev/snapshot holder that selected it (ETXTBSY otherwise, spec §2.3), and the child's
+// from the /dev/snapshot holder that selected it (ETXTBSY otherwise, docs/snapshot-device.md §2.3), and the child's
 // descriptor is closed now: select the area again for the duration of the write. That selection
 // is best effort (no swap active, device busy): the write reports what really matters.
 int InvalidateAfterChild(const Session& session) {

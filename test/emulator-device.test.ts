@@ -139,7 +139,7 @@ describe('system_transition_mutex (vector 12)', () => {
   });
 });
 
-describe('the freezer (spec §7, vector 13)', () => {
+describe('the freezer (docs/snapshot-device.md §7, vector 13)', () => {
   test('FREEZE freezes user space once (and syncs once); CREATE_IMAGE freezes kernel threads; FREE thaws them; UNFREEZE thaws all', () => {
     const machine = machineWith();
     const { freezer } = machine.kernel;
@@ -322,7 +322,7 @@ describe('ATOMIC_RESTORE that goes through (vector 10)', () => {
   });
 });
 
-describe('block devices (BFOPS)', () => {
+describe('block devices (writes to active swap, docs/snapshot-device.md §2.3)', () => {
   test('an active swap partition refuses writes (ETXTBSY) unless /dev/snapshot selected it; reads always work', () => {
     const machine = machineWith();
     const disk = machine.backend.openBlockDevice('/dev/vda', { write: true, direct: true });

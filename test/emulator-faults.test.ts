@@ -1,6 +1,6 @@
 // Fault injection on the emulated machine, and how the emulated critical section recovers: every
 // failure before the power-off leaves the machine thawed, the device closed, the swap pages given
-// back and the on-disk image invalidated (spec §8.1.10) — or says loudly that it could not be.
+// back and the on-disk image invalidated (docs/snapshot-device.md §8.1 step 10) — or says loudly that it could not be.
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

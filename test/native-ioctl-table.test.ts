@@ -1,6 +1,6 @@
 /**
  * The ioctl numbers compiled into the addon (from <linux/suspend_ioctls.h>), lib/ioctls.ts and
- * the literal values of the spec (§2.2) must be one and the same table.
+ * the literal values of docs/snapshot-device.md §2.2 must be one and the same table.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -28,7 +28,7 @@ describe('ioctl table', () => {
   const native = loadTestBinding();
   const names = Object.keys(SPEC_VALUES).sort();
 
-  it('names the same fourteen requests in the addon, lib/ioctls.ts and the spec', () => {
+  it('names the same fourteen requests in the addon, lib/ioctls.ts and docs/snapshot-device.md', () => {
     expect(names).toHaveLength(14);
     expect(Object.keys(native.ioctlNumbers).sort()).toEqual(names);
     expect(Object.keys(IOCTLS).sort()).toEqual(names);

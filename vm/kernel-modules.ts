@@ -4,7 +4,8 @@
  * The extracted kernel package has no modules.dep (depmod runs at install time, and we do not
  * install), and busybox insmod does not resolve dependencies, so the order is computed here
  * from each module's own `depends=` field in its .modinfo section. For the cloud kernel and
- * virtio_blk + virtio_pci this yields the order anchors.md gives.
+ * virtio_blk + virtio_pci this yields virtio_ring, virtio, the virtio_pci helpers, virtio_pci,
+ * virtio_blk.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -4,8 +4,7 @@
  * a test's beforeAll, and every step depends on the previous one.
  *
  * Why the cloud kernel: it is small, boots fast under TCG, and has CONFIG_HIBERNATION and
- * CONFIG_HIBERNATION_SNAPSHOT_DEV built in with ext4 built in; only virtio is modular
- * (docs anchors.md §1).
+ * CONFIG_HIBERNATION_SNAPSHOT_DEV built in with ext4 built in; only virtio is modular.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

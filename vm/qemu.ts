@@ -1,7 +1,7 @@
 /**
  * Boots the test VM once and returns what it printed.
  *
- * qemu runs under TCG (KVM does not work on these machines, anchors.md §1) with the serial
+ * qemu runs under TCG (KVM is not available on the build machines) with the serial
  * console on stdio. The console is streamed to a log file under .cache/vm/logs/ (kept, so a
  * failure can be read afterwards) and parsed for protocol lines (guest/protocol.ts). A boot
  * ends when the guest powers off (qemu exits), the kernel panics or reboots (-no-reboot and

@@ -30,7 +30,7 @@ export const SIGNATURE_BYTES = 10;
 export const IMAGE_SIGNATURE = 'HIBERKIT01';
 /** Any signature with this prefix is hiberkit's, possibly of another marker version. */
 const SIGNATURE_FAMILY = 'HIBERKIT';
-/** Signatures of other hibernation tools, which hiberkit must leave alone (spec §6.3). */
+/** Signatures of other hibernation tools, which hiberkit must leave alone (docs/snapshot-device.md §6.3). */
 const FOREIGN_IMAGE_SIGNATURES: ReadonlyMap<string, string> = new Map([
   ['S1SUSPEND', "the kernel's own hibernation"],
   ['S2SUSPEND', "the kernel's own hibernation (old format)"],

@@ -4,7 +4,7 @@
  * C++ twin used by the real one, and both write byte-identical images for the same stream,
  * allocator answers and identity (test/image-crosscheck.test.ts).
  *
- * Synchronous on purpose: it runs where nothing may be awaited (spec §7.4).
+ * Synchronous on purpose: it runs where nothing may be awaited (docs/snapshot-device.md §7.4).
  */
 import { createHash } from 'node:crypto';
 import { HiberkitError } from '../errors.js';

@@ -44,7 +44,7 @@ export interface NativeBinding {
   /** Hands the addon the class it throws; called once by loadNative(). */
   setErrorClass(ctor: typeof SnapshotError): void;
 
-  // ---- snapshot_device.cc: /dev/snapshot on raw fds (spec §2, §3)
+  // ---- snapshot_device.cc: /dev/snapshot on raw fds (docs/snapshot-device.md §2, §3)
   snapshotOpen(path: string, mode: SnapshotMode): number;
   snapshotClose(fd: number): void;
   snapshotFreeze(fd: number): void;

@@ -29,7 +29,7 @@ export interface NativeCriticalSectionOptions {
 
 /**
  * Bytes per disk write batch of the image writer: large enough that O_DIRECT writes run at the
- * device's speed (docs anchors §2: 1 MiB requests reach it in the test VM), small enough for the
+ * device's speed (1 MiB requests reach the virtio disk whole in the test VM), small enough for the
  * workspace to stay a few MiB.
  */
 const IO_BYTES = 1 << 20;

@@ -5,7 +5,8 @@
  *   to just before the power-off (and crashes with SIGSEGV and abort at two of them); then a
  *   restore child meets a refused ATOMIC_RESTORE. After each run the guest must be alive: the scenario continues, an unrelated shell loop counts on,
  *   the swap header page is a plain swap signature again, and the swap area cycles off and on.
- *   (Anchors §6: a multi-threaded freezer that dies leaves the machine frozen for good; these
+ *   (A multi-threaded freezer that dies leaves the machine frozen for good, docs/snapshot-device.md
+ *   §7.3; these
  *   tests are the proof that the forked child does not.)
  * - A real cycle: boot 1 hibernates and powers off, boot 2 restores, and boot 1's process sees
  *   'resumed' with its tmpfs data intact.

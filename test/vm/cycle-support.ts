@@ -54,7 +54,7 @@ const BOOT_TIMEOUT_MS = 240_000;
 /**
  * Guest RAM of every cycle boot (a resume boot must have the hibernated boot's). 512 MB was
  * measured too: the image shrinks only from 220 to 182 MiB (the 110 MB initramfs and node stay
- * whatever the RAM) and the cycles were no faster within the noise, so the anchors' 1024 MB stays.
+ * whatever the RAM) and the cycles were no faster within the noise, so 1024 MB stays.
  */
 const GUEST_MEM_MB = 1024;
 

@@ -77,7 +77,7 @@ describe('the VM', () => {
     console.log(`initramfs ${vm.initramfs.path}: ${(vm.initramfs.bytes / 1e6).toFixed(1)} MB, ${vm.initramfs.reused ? 'reused' : 'built'} in ${vm.initramfs.buildMs} ms`);
   });
 
-  test('loads every module after the modules it depends on (the anchors.md virtio order)', () => {
+  test('loads every module after the modules it depends on (the virtio stack in dependency order)', () => {
     const order = moduleLoadOrder(vm.kernel.modulesDir, ['virtio_pci', 'virtio_blk']).map((m) => m.name);
     expect(new Set(order)).toEqual(new Set(['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk']));
     expect(order.indexOf('virtio_ring')).toBeLessThan(order.indexOf('virtio'));

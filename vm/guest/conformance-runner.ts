@@ -86,7 +86,10 @@ async function runPhase(phase: Phase, facts: MachineFacts): Promise<number> {
   return failed;
 }
 
-/** The unprivileged phase, in a child that drops root first (the capability check is per ioctl, spec §2.1). */
+/**
+ * The unprivileged phase, in a child that drops root first (the capability check is per ioctl,
+ * docs/snapshot-device.md §2.1).
+ */
 function runNobodyChild(facts: MachineFacts): number {
   const mode = statSync(SNAPSHOT_NODE).mode & 0o7777;
   chmodSync(SNAPSHOT_NODE, 0o666);
