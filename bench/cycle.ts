@@ -12,7 +12,7 @@ import type { BenchVm } from './vm.js';
 /** Generous: a full-size cycle takes well under a minute per boot. */
 const BOOT_TIMEOUT_MS = 600_000;
 
-export class CycleError extends Error {}
+class CycleError extends Error {}
 
 export async function runCycle(vm: BenchVm, contender: Contender, workload: Workload, cpus: number, run: number): Promise<CycleFigures> {
   // Sparse and empty: what boot 1 allocates in it is what it wrote. One per process, so a CI run

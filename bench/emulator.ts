@@ -26,7 +26,7 @@ export interface EmulatorFigures {
   mibPerSecond: number;
 }
 
-export class EmulatorRunError extends Error {}
+class EmulatorRunError extends Error {}
 
 export async function measureEmulator(memoryMiB: number): Promise<EmulatorFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-bench-emulator-'));

@@ -24,7 +24,7 @@ export interface Phase {
 }
 
 /** One interval timed twice: by host arrival times, and by a clock of the guest. */
-export interface CrossCheck {
+interface CrossCheck {
   name: string;
   hostMs: number;
   guestMs: number;
@@ -183,7 +183,7 @@ interface SwapReport {
   randomBytes?: number;
 }
 
-export interface CycleContext {
+interface CycleContext {
   contender: Contender;
   workload: Workload;
   cpus: number;

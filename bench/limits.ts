@@ -12,7 +12,7 @@ import type { BenchVm } from './vm.js';
 
 const MIB = 1 << 20;
 
-export interface RawDeviceFigures {
+interface RawDeviceFigures {
   bytes: number;
   writeMs: number;
   readMs: number;
@@ -61,7 +61,7 @@ interface StartupReport {
 }
 type LimitsReport = RawReport | CodecReport | AllocReport | StartupReport;
 
-export class LimitsError extends Error {}
+class LimitsError extends Error {}
 
 const mibPerSecond = (bytes: number, ms: number): number => bytes / MIB / (ms / 1000);
 

@@ -10,7 +10,7 @@ import type { MemoryUsage } from './ram.js';
 
 const MIB = 1 << 20;
 /** virtio-blk's (dynamic) block major, as in the test VM (/dev/vda is 254:0). */
-export const VIRTIO_BLK_MAJOR = 254;
+const VIRTIO_BLK_MAJOR = 254;
 /** Each virtio disk gets 16 minors (the disk and its partitions). */
 const MINORS_PER_DISK = 16;
 

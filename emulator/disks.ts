@@ -15,7 +15,7 @@ import { diskDeviceNumber, type DiskConfig } from './config.js';
 
 const LOGICAL_BLOCK_SIZE = 512;
 
-export interface Disk {
+interface Disk {
   device: string;
   dev: number;
   sizeBytes: number;
@@ -79,7 +79,7 @@ export class DiskSet {
 }
 
 /** What a block device asks of the running kernel on each I/O. */
-export interface BlockDeviceKernel {
+interface BlockDeviceKernel {
   assertAlive(): void;
   /** 0, or ETXTBSY when writing to `dev` is refused (active swap partition not selected by /dev/snapshot). */
   writeRefusal(dev: number): number;

@@ -6,17 +6,17 @@
  */
 import { PAGE_SIZE } from '../lib/ioctls.js';
 
-export const E820_RAM = 1;
-export const E820_RESERVED = 2;
+const E820_RAM = 1;
+const E820_RESERVED = 2;
 
-export interface E820Entry {
+interface E820Entry {
   addr: number;
   size: number;
   type: number;
 }
 
 /** A run of present page frames [start, end). */
-export interface PfnRange {
+interface PfnRange {
   start: number;
   end: number;
 }

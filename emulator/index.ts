@@ -19,11 +19,11 @@ export { BootEnded, EmulatedMachine, SNAPSHOT_PATH, openEmulatedMachine, type Op
 export { EmulatedSnapshotDevice } from './snapshot-device.js';
 export { EmulatedBlockDevice } from './disks.js';
 export type { AccessMode, KernelVars } from './kernel.js';
-export { normalizeConfig, diskDeviceNumber, type MachineConfig, type MachineConfigInput, type SwapConfig, type ProcessConfig } from './config.js';
+export { normalizeConfig, diskDeviceNumber, type MachineConfig, type MachineConfigInput, type SwapConfig, type SwapPartitionConfig, type SwapFileConfig, type ProcessConfig } from './config.js';
 export { KERNEL_PROFILES, behaviourOfRelease, resolveProfile, type KernelProfile, type KernelBehaviour, type ProfileName } from './profile.js';
 export type { FaultPlan } from './faults.js';
 export { PAGE_ANON, PAGE_CACHE, PAGE_FREE, PAGE_KERNEL, type MemoryUsage, type PageState } from './ram.js';
-export { writeSwapHeader, parseSwapHeader, SWAP_SIGNATURE, type SwapHeader } from '../lib/swap-header.js';
+export { writeSwapHeader, parseSwapHeader, SWAP_SIGNATURE, type SwapHeader, type MkswapOptions } from '../lib/swap-header.js';
 export {
   X86_RESTORE_MAGIC,
   decodeImageHeader,

@@ -40,7 +40,7 @@ export interface KernelVars {
 /** How a boot can end from inside the kernel. */
 export type BootExit = 'platform' | 'power-off' | 'restart';
 
-export interface KernelHooks {
+interface KernelHooks {
   /** `hibernate_acquire()`: take the single-open slot of /dev/snapshot (shared by every process on the machine). */
   acquireSnapshotDevice(): boolean;
   releaseSnapshotDevice(): void;

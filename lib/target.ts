@@ -8,7 +8,7 @@ import { HiberkitError } from './errors.js';
 import type { Backend, SwapArea } from './backend.js';
 import type { Settings } from './config.js';
 
-export interface ImageTarget {
+interface ImageTarget {
   /** Block device node holding the swap area ('/dev/vda'). */
   blockDevice: string;
   /** Page index of the swap header on that device. */

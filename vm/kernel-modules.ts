@@ -40,7 +40,7 @@ function moduleDependencies(moduleFile: string): string[] {
   return text.split(',').filter(Boolean).map(normalizeName);
 }
 
-export interface ModuleFile {
+interface ModuleFile {
   name: string;
   /** Absolute path on the host. */
   path: string;

@@ -9,7 +9,7 @@ import { createNativeCriticalSection } from './critical-section.js';
 import { NativeSnapshotDevice } from './snapshot-device.js';
 import { NativeSystemInfo } from './system-info.js';
 
-export interface NativeBackendOptions {
+interface NativeBackendOptions {
   /** Path of the snapshot device (default /dev/snapshot). */
   snapshotPath?: string;
   /** The loaded addon (default: load it, failing with NATIVE_UNAVAILABLE if it is not built). */

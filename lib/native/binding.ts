@@ -17,13 +17,13 @@ import { HiberkitError, SnapshotError } from '../errors.js';
 import type { SnapshotMode } from '../backend.js';
 
 /** A device number as the kernel encodes it for SNAPSHOT_SET_SWAP_AREA, with its parts. */
-export interface NativeDeviceNumber {
+interface NativeDeviceNumber {
   major: number;
   minor: number;
 }
 
 /** One extent of a file, in bytes; `physical` is an offset on the filesystem's block device. */
-export interface FileExtent {
+interface FileExtent {
   logical: number;
   physical: number;
   length: number;
@@ -31,7 +31,7 @@ export interface FileExtent {
   flags: number;
 }
 
-export interface NativeBlockOpenResult {
+interface NativeBlockOpenResult {
   fd: number;
   size: number;
   logicalBlockSize: number;
@@ -120,7 +120,7 @@ export interface NativeBinding {
 }
 
 /** What criticalHibernate and criticalRestore share (native/critical_section.cc). */
-export interface NativeCriticalCommonParams {
+interface NativeCriticalCommonParams {
   /** Open /dev/snapshot; the call owns it (closes it, or hands it to the child). */
   snapshotFd: number;
   /** Where the parent reopens the device to select the swap area again for its invalidation. */
@@ -136,7 +136,7 @@ export interface NativeCriticalCommonParams {
   lockMode?: 'precise' | 'everything';
 }
 
-export interface NativeCriticalHibernateParams extends NativeCriticalCommonParams {
+interface NativeCriticalHibernateParams extends NativeCriticalCommonParams {
   kernelRelease: string;
   machineId: string;
   createdAtMs: number;
@@ -155,7 +155,7 @@ export interface NativeCriticalHibernateParams extends NativeCriticalCommonParam
 
 export type NativeKillPoint = 'none' | 'after-freeze' | 'after-create-image' | 'mid-write' | 'after-marker' | 'before-power-off';
 
-export interface NativeCriticalRestoreParams extends NativeCriticalCommonParams {
+interface NativeCriticalRestoreParams extends NativeCriticalCommonParams {
   platformMode: boolean;
 }
 
@@ -179,7 +179,7 @@ export interface NativeCriticalResult {
 }
 
 /** Measurements from the child (after a resume: those taken before the snapshot, plus snapshotMs). */
-export interface NativeCriticalStats {
+interface NativeCriticalStats {
   streamBytes: number;
   storedBytes: number;
   extents: number;
@@ -251,7 +251,7 @@ export function loadNative(): NativeBinding | null {
 }
 
 /** Why loadNative() returned null, or null when it did not. */
-export function nativeUnavailableReason(): string | null {
+function nativeUnavailableReason(): string | null {
   loaded ??= load();
   return loaded.reason;
 }

@@ -18,7 +18,7 @@ import { NativeBlockDevice } from './block-device.js';
 import { NativeSnapshotDevice } from './snapshot-device.js';
 
 /** For tests and measurements only; hibernate() and resume() pass none. */
-export interface NativeCriticalSectionOptions {
+interface NativeCriticalSectionOptions {
   /** The hibernating child kills itself there (see native/critical_child.h). */
   testKillAt?: NativeKillPoint;
   testKillMethod?: 'sigkill' | 'sigsegv' | 'abort';

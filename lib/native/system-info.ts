@@ -17,7 +17,7 @@ import type { NativeBinding } from './binding.js';
 // Pure parsers
 
 /** One line of /proc/swaps, before the device facts are looked up. */
-export type ProcSwapsEntry = Pick<SwapArea, 'path' | 'type' | 'sizeBytes' | 'usedBytes' | 'priority'>;
+type ProcSwapsEntry = Pick<SwapArea, 'path' | 'type' | 'sizeBytes' | 'usedBytes' | 'priority'>;
 
 /** Undoes the kernel's octal escapes in /proc paths (space → `\040`, tab, newline, backslash). */
 export function unescapeProcPath(text: string): string {
@@ -263,7 +263,7 @@ export class NativeSystemInfo implements SystemInfo {
 }
 
 /** /proc/meminfo as bytes by field name ("MemTotal:  1012340 kB" → MemTotal: 1036636160). */
-export function parseMeminfo(text: string): Record<string, number> {
+function parseMeminfo(text: string): Record<string, number> {
   const fields: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const match = /^(\w+):\s+(\d+)(?:\s+kB)?$/.exec(line.trim());

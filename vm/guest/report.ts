@@ -12,7 +12,7 @@ export function emit(kind: LineKind, payload: string | object): void {
 }
 
 /** Seconds since the guest kernel booted, as /proc/uptime gives it (centisecond resolution). */
-export function uptimeSeconds(): number {
+function uptimeSeconds(): number {
   return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 }
 

@@ -106,7 +106,7 @@ function writeFile(path: string, mib: number, fill: (index: number) => Buffer): 
   }
 }
 
-export function writeBenchData(dir: string, textMiB: number, randomMiB: number): void {
+function writeBenchData(dir: string, textMiB: number, randomMiB: number): void {
   mkdirSync(dir, { recursive: true });
   const corpus = textCorpus(CORPUS_BYTES);
   const block = Buffer.alloc(MIB);
