@@ -93,6 +93,8 @@ export interface BlockDeviceKernel {
   writeCacheIsVolatile(): boolean;
   /** The power is gone: the boot ends here. */
   losePower(): never;
+  /** Called before each write; what it returns is called once the write is on the disk. */
+  watchWrite(position: number, length: number): (() => void) | null;
 }
 
 /** What a write not yet flushed replaced, so that a power loss can take it back. */
@@ -146,7 +148,9 @@ export class EmulatedBlockDevice implements BlockDevice {
       readSync(fd, before, 0, length, position);
       this.#unflushed.push({ position, before });
     }
+    const afterWrite = this.#kernel.watchWrite(position, length);
     const written = writeSync(fd, buf, 0, length, position);
+    afterWrite?.();
     if (this.#kernel.powerFailsAfterWrite()) {
       this.#dropUnflushed(fd);
       this.#kernel.losePower();

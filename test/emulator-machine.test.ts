@@ -15,6 +15,7 @@ import { hibernate } from '../lib/hibernate.js';
 import { resume } from '../lib/resume.js';
 import type { MachineConfigInput } from '../emulator/config.js';
 import { createEmulatedBackend } from '../emulator/index.js';
+import { createEmulatedMachine } from '../emulator/create.js';
 import { openEmulatedMachine, type EmulatedMachine } from '../emulator/machine.js';
 import { PAGE_FREE } from '../emulator/ram.js';
 import { parseSwapHeader } from '../emulator/swap-header.js';
@@ -38,8 +39,10 @@ function freshDir(): string {
   return dir;
 }
 
+/** The machine in `dir`, booted; created first from `config` when one is given. */
 function boot(dir: string, config?: MachineConfigInput): EmulatedMachine {
-  const machine = openEmulatedMachine(dir, { config });
+  if (config) createEmulatedMachine(dir, { config });
+  const machine = openEmulatedMachine(dir);
   opened.push(machine);
   return machine;
 }
