@@ -128,9 +128,9 @@ describe('the state directory', () => {
 });
 
 describe('what /proc and /sys say', () => {
-  test('the default machine: 64 MiB, a 128 MiB swap partition on /dev/vda named by resume=, ACPI S4 and S3', () => {
+  test('the default configuration: 64 MiB, a 128 MiB swap partition on /dev/vda named by resume=, ACPI S4 and S3', () => {
     const dir = freshDir();
-    const backend = createEmulatedBackend({ dir });
+    const backend = createEmulatedBackend({ dir, config: {} });
     const machine = openEmulatedMachine(dir);
     opened.push(machine);
     const { system } = backend;
