@@ -5,13 +5,16 @@
  * second time.
  *
  * Life of a machine:
- *  - created: configuration written, disks made, swap areas mkswap'd; powered off.
+ *  - created (create.ts, on purpose only): configuration written, disks made, swap areas
+ *    mkswap'd; powered off.
  *  - booted (power on): fresh RAM from (seed, boot number). If a hibernation session is pending,
  *    the boot starts in its early phase (the initramfs: swap not switched on, resume possible);
  *    otherwise it goes straight to running, swap switched on.
  *  - early → running (`finishBoot`): swap is switched on as /etc/fstab says, and pending sessions
  *    are lost. It happens explicitly, or implicitly when the boot starts a hibernation (opens
  *    /dev/snapshot for reading) or lists its active swap areas — nothing a resume path does.
+ *  - a pending session is lost too when its image is discarded: its swap header page gets the
+ *    swap signature back outside a restore (`hiberkit discard`, a resume refusing the image).
  *  - ended: SNAPSHOT_POWER_OFF or reboot(2) switch it off (the latest image's session becomes
  *    "suspended"); a successful ATOMIC_RESTORE replaces the boot with the restored one (the
  *    session becomes "resumed"); a power loss (fault injection) cuts it short between two block
@@ -25,10 +28,10 @@ import { realpathSync } from 'node:fs';
 import type { Backend, OpenBlockOptions, SnapshotMode } from '../lib/backend.js';
 import { ERRNO, HiberkitError, SnapshotError } from '../lib/errors.js';
 import { PAGE_SIZE, encodeDev } from '../lib/ioctls.js';
+import { classifyResumePage } from '../lib/image/format.js';
 import type { MachineConfig, SwapConfig } from './config.js';
 import { EmulatedCriticalSection } from './critical-section.js';
 import { DiskSet, EmulatedBlockDevice, type Disk } from './disks.js';
-import { classifyResumePage } from '../lib/image/format.js';
 import { MemoryMap } from './e820.js';
 import { Faults, type FaultPlan } from './faults.js';
 import { EmulatedKernel, type AccessMode, type BootExit, type KernelVars } from './kernel.js';
