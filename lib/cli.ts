@@ -209,7 +209,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
 
   async demo(values) {
     const { runDemo } = await import('./demo.js');
-    await runDemo({ dir: values.dir ?? values.emulate, memory: values.memory, print: (line) => process.stdout.write(`${line}\n`) });
+    await runDemo({ dir: values.dir ?? values.emulate, memoryBytes: sizeFlag(values, 'memory'), print: (line) => process.stdout.write(`${line}\n`) });
     return 0;
   },
 };

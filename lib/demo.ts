@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEmulatedMachine, existingStateDir, openEmulatedMachine, type MachineConfig } from '../emulator/index.js';
-import { parseSize } from './config.js';
 import { hibernate } from './hibernate.js';
 import { inspect } from './inspect.js';
 import { mib } from './preflight.js';
@@ -19,8 +18,8 @@ import { HiberkitError } from './errors.js';
 export interface DemoOptions {
   /** State directory of the emulated machine: kept afterwards. By default a temporary one, removed at the end. */
   dir?: string;
-  /** RAM of a machine the demo creates ('256M' by default); must match a machine `dir` already holds. */
-  memory?: string;
+  /** RAM of a machine the demo creates (256 MiB by default); must match a machine `dir` already holds. */
+  memoryBytes?: number;
   print: (line: string) => void;
 }
 
@@ -43,20 +42,38 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     print(`\nthe machine stays in ${options.dir} (\`hiberkit machine show ${options.dir}\`; remove it with rm -r when done)`);
     return;
   }
-  // Its RAM and disks take as much room as the machine has memory, twice: never left behind.
+  // Its RAM and disks take as much room as the machine has memory, twice: never left behind,
+  // whether the demo succeeds, fails or is interrupted.
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-demo-'));
+  const removeMachine = () => {
+    rmSync(dir, { recursive: true, force: true });
+    print(`\nremoved the demo's machine (${dir}); keep one with --dir DIR`);
+  };
+  const interrupted = (signal: NodeJS.Signals) => {
+    removeMachine();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     await demoOn(dir, options);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-    print(`\nremoved the demo's machine (${dir}); keep one with --dir DIR`);
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    removeMachine();
   }
+}
+
+/**
+ * Lets the event loop turn: the emulated steps run synchronously or on promises that are already
+ * settled, so a Ctrl-C (SIGINT) would otherwise wait for the end of the demo to be handled.
+ */
+function betweenSteps(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The demo on the machine in `dir`: the one there, or a new standard machine of `options.memory`. */
 async function demoOn(dir: string, options: DemoOptions): Promise<void> {
   const { print } = options;
-  const memoryBytes = options.memory === undefined ? undefined : parseSize(options.memory);
+  const { memoryBytes } = options;
   const existing = machineIn(dir);
   if (existing) {
     if (memoryBytes !== undefined && memoryBytes !== existing.memoryBytes) {
@@ -87,12 +104,14 @@ async function demoOn(dir: string, options: DemoOptions): Promise<void> {
   print(`  powered off after ${(hibernateMs / 1000).toFixed(2)} s`);
   print(`  RAM fingerprint at power-off: ${before.slice(0, 16)}…`);
 
+  await betweenSteps();
   print('\n[boot 2] hiberkit inspect');
   const boot2 = openEmulatedMachine(dir);
   const report = await inspect({ backend: boot2.backend });
   if (!report.valid) throw new HiberkitError('DEMO_FAILED', `the image is not valid: ${report.problem?.message}`);
   print(`  image of ${mib(report.streamBytes!)} stored as ${mib(report.storedBytes!)} (lz4, ratio ${report.ratio!.toFixed(2)}), kernel ${report.kernelRelease}`);
 
+  await betweenSteps();
   print('\n[boot 2] hiberkit resume');
   const resumeStarted = performance.now();
   const resumed = await resume({ backend: boot2.backend, onProgress: (m) => print(`  ${m}`) });
@@ -104,6 +123,7 @@ async function demoOn(dir: string, options: DemoOptions): Promise<void> {
   print(`  RAM fingerprint after resume: ${after.slice(0, 16)}… ${after === before ? '(identical)' : '(DIFFERENT)'}`);
   if (after !== before) throw new HiberkitError('DEMO_FAILED', 'the restored RAM differs from the hibernated RAM');
 
+  await betweenSteps();
   print('\nsummary');
   print(`  hibernate (trigger → power-off)   ${(hibernateMs / 1000).toFixed(2)} s`);
   print(`  resume (load, verify, restore)    ${(resumeMs / 1000).toFixed(2)} s`);

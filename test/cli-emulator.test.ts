@@ -332,4 +332,16 @@ setInterval(() => {}, 1000);`, dir],
     // The machine goes on as a fresh boot: it hibernates and resumes again.
     await cycleInTwoProcesses(dir);
   });
+
+  test('the demo interrupted (SIGINT) removes its temporary machine too', async () => {
+    const demo = startCli(['demo']);
+    await vi.waitFor(() => expect(demo.stdout()).toContain('[boot 1] hiberkit hibernate'), { timeout: 15_000, interval: 20 });
+    const dir = /^emulated machine in (\S+):/m.exec(demo.stdout())![1]!;
+    expect(existsSync(join(dir, 'machine.json'))).toBe(true);
+    demo.child.kill('SIGINT');
+    await demo.exited;
+    expect(demo.child.signalCode).toBe('SIGINT');
+    expect(demo.stdout()).toContain(`removed the demo's machine (${dir})`);
+    expect(existsSync(dir)).toBe(false);
+  });
 });

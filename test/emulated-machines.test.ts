@@ -192,6 +192,11 @@ describe('the demo', () => {
     expect(failed).not.toBeNull();
     expect(existsSync(failed![1]!)).toBe(false);
   });
+
+  test('a --memory that is no size is a usage error (exit code 2), not a crash', async () => {
+    expect(await main(['demo', '--memory', 'lots'])).toBe(2);
+    expect(output.stderr).toMatch(/^hiberkit: --memory: "lots" is not a size/);
+  });
 });
 
 describe("an emulated machine's own /etc", () => {
