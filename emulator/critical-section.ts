@@ -27,6 +27,11 @@ import { EmulatedSnapshotDevice } from './snapshot-device.js';
 const READ_BATCH_PAGES = 1024;
 const DEFAULT_PROGRESS_FD = 2;
 
+/** The machine booted on without this process's image: nothing will ever resume it. */
+function sessionLost(reason: string): HiberkitError {
+  return new HiberkitError('SESSION_LOST', `the emulated machine was not resumed from this image (${reason}): this hibernated session is gone, and the machine runs a fresh boot`);
+}
+
 /** A failure of one named step of the sequence. */
 class StageFailure extends Error {
   readonly stage: string;
@@ -103,13 +108,14 @@ export class EmulatedCriticalSection implements CriticalSection {
       return failed(err, this.#undoWithImage(device, plan, restoreImageSize));
     }
 
-    const outcome = booted.session ? await booted.session.outcome : 'lost';
-    if (outcome === 'lost') {
-      return {
-        kind: 'failed',
-        stage: 'power-off',
-        error: new HiberkitError('SESSION_LOST', 'the emulated machine booted again without resuming this image: the hibernated session is gone'),
-      };
+    const { session } = booted;
+    if (!session) return { kind: 'failed', stage: 'power-off', error: sessionLost('the machine was switched off without an image') };
+    const dir = this.#machine.dir;
+    progress(
+      `the emulated machine in ${dir} is off; its image waits for the next boot. Resume it with \`hiberkit resume --emulate ${dir}\` from another shell (or drop it with \`hiberkit discard --emulate ${dir}\`): this hibernation continues then`,
+    );
+    if ((await session.outcome) === 'lost') {
+      return { kind: 'failed', stage: 'power-off', error: sessionLost(this.#machine.sessions()[session.id]?.reason ?? 'it was lost') };
     }
     return finishResumed(device, restoreImageSize, progress);
   }

@@ -15,7 +15,7 @@ import { diskDeviceNumber, type DiskConfig } from './config.js';
 
 const LOGICAL_BLOCK_SIZE = 512;
 
-interface Disk {
+export interface Disk {
   device: string;
   dev: number;
   sizeBytes: number;
@@ -94,6 +94,8 @@ interface BlockDeviceKernel {
   writeCacheIsVolatile(): boolean;
   /** The power is gone: the boot ends here. */
   losePower(): never;
+  /** Called before each write; what it returns is called once the write is on the disk. */
+  watchWrite(position: number, length: number): (() => void) | null;
 }
 
 /** What a write not yet flushed replaced, so that a power loss can take it back. */
@@ -147,7 +149,9 @@ export class EmulatedBlockDevice implements BlockDevice {
       readSync(fd, before, 0, length, position);
       this.#unflushed.push({ position, before });
     }
+    const afterWrite = this.#kernel.watchWrite(position, length);
     const written = writeSync(fd, buf, 0, length, position);
+    afterWrite?.();
     if (this.#kernel.powerFailsAfterWrite()) {
       this.#dropUnflushed(fd);
       this.#kernel.losePower();

@@ -4,11 +4,11 @@
  * /etc/hiberkit.conf, picks the backend, calls one library function, prints, sets the exit code.
  */
 import { realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig, parseSetting, type Settings } from './config.js';
-import { openBackend } from './select-backend.js';
+import { loadConfig, parseSetting, parseSize, type Settings } from './config.js';
+import { machinePaths } from './machine-paths.js';
+import { assertEmulatedMachine, openBackend } from './select-backend.js';
 import { checkHibernation, mib } from './preflight.js';
 import { HiberkitError, SnapshotError } from './errors.js';
 import type { ImageReport } from './inspect.js';
@@ -33,9 +33,12 @@ commands:
   swap-offset FILE   print the resume offset (pages) of a swap file
   doctor        check whether this machine can hibernate and resume with hiberkit
   demo          hibernate and resume an emulated machine, no root needed   [--dir DIR] [--memory SIZE]
+  machine create DIR   make an emulated machine in DIR (default: 256 MiB of RAM, a swap file as large)
+                [--memory SIZE] [--swap SIZE]
+  machine show DIR     what the emulated machine in DIR is, whether it runs, whether an image waits
 
 every command:
-  --emulate DIR   run against an emulated machine whose state lives in DIR
+  --emulate DIR   run against the emulated machine in DIR (its /etc is DIR/etc)
   --config FILE   read defaults from FILE instead of /etc/hiberkit.conf
   --passphrase-file FILE, --passphrase-fd N   read a passphrase without a terminal
 `;
@@ -60,6 +63,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   dir: { type: 'string' },
   memory: { type: 'string' },
+  swap: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -82,8 +86,10 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 class UsageError extends Error {}
 
+/** The config file's settings under the flags; the machine's own key files are the defaults (/etc/hiberkit, or DIR/etc/hiberkit with --emulate). */
 function settingsFrom(values: Values): Settings {
-  const settings = loadConfig(values.config);
+  const paths = machinePaths(values.emulate);
+  const settings: Settings = { publicKey: paths.publicKey, secretKey: paths.secretKey, ...loadConfig(values.config, paths.configFile) };
   for (const flag of SETTING_FLAGS) {
     const value = values[flag];
     if (typeof value === 'string') {
@@ -95,6 +101,17 @@ function settingsFrom(values: Values): Settings {
     }
   }
   return settings;
+}
+
+/** A size flag (`--memory 512M`) in bytes, or undefined when not given. */
+function sizeFlag(values: Values, flag: 'memory' | 'swap'): number | undefined {
+  const value = values[flag];
+  if (value === undefined) return undefined;
+  try {
+    return parseSize(value);
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${(err as Error).message}`);
+  }
 }
 
 const say = (message: string) => process.stdout.write(`hiberkit: ${message}\n`);
@@ -144,12 +161,18 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   },
 
   async keygen(values) {
-    const [{ writeKeyFiles }, { DEFAULT_SECRET_KEY }] = await Promise.all([import('./crypto/keygen.js'), import('./crypto/image-keys.js')]);
-    const dir = values.out ?? dirname(DEFAULT_SECRET_KEY);
+    // An emulated machine's keys go to its own /etc, never the host's.
+    if (values.emulate !== undefined) await assertEmulatedMachine(values.emulate);
+    const { writeKeyFiles } = await import('./crypto/keygen.js');
+    const dir = values.out ?? machinePaths(values.emulate).keyDirectory;
     const settings = settingsFrom(values);
     const { secretPath, publicPath } = writeKeyFiles(dir, settings, values.force ?? false);
     say(`wrote ${secretPath} (private, sealed with your passphrase) and ${publicPath}`);
-    say(`hibernate with: encrypt = public-key, public-key = ${publicPath}; resume needs ${secretPath} in the initramfs`);
+    if (values.emulate !== undefined && values.out === undefined) {
+      say(`\`hiberkit hibernate --emulate ${values.emulate} --encrypt public-key\` seals images to it; \`hiberkit resume --emulate ${values.emulate}\` opens them with ${secretPath}`);
+    } else {
+      say(`hibernate with: encrypt = public-key, public-key = ${publicPath}; resume needs ${secretPath} in the initramfs`);
+    }
     return 0;
   },
 
@@ -170,9 +193,23 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
     return failed ? 1 : 0;
   },
 
+  async machine(values, args) {
+    const [action, dir, ...extra] = args;
+    if (!(action === 'create' || action === 'show') || dir === undefined || extra.length > 0) {
+      throw new UsageError('machine takes `create DIR [--memory SIZE] [--swap SIZE]` or `show DIR`');
+    }
+    const { createMachine, showMachine } = await import('./machine-command.js');
+    if (action === 'show') {
+      process.stdout.write(showMachine(dir));
+      return 0;
+    }
+    process.stdout.write(createMachine(dir, { memoryBytes: sizeFlag(values, 'memory'), swapBytes: sizeFlag(values, 'swap') }));
+    return 0;
+  },
+
   async demo(values) {
     const { runDemo } = await import('./demo.js');
-    await runDemo({ dir: values.dir ?? values.emulate, memory: values.memory, print: (line) => process.stdout.write(`${line}\n`) });
+    await runDemo({ dir: values.dir ?? values.emulate, memoryBytes: sizeFlag(values, 'memory'), print: (line) => process.stdout.write(`${line}\n`) });
     return 0;
   },
 };

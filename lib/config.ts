@@ -20,9 +20,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { HiberkitError } from './errors.js';
+import { machinePaths } from './machine-paths.js';
 import type { PowerOffMethod } from './backend.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/hiberkit.conf';
+export const DEFAULT_CONFIG_PATH = machinePaths().configFile;
 
 export interface Settings {
   resumeDevice?: string;
@@ -91,16 +92,17 @@ export function parseConfig(text: string, source = 'config'): Settings {
 }
 
 /**
- * Reads the config file. The default path may be absent (no defaults then); a path the user
- * named explicitly must exist.
+ * Reads the config file. The default path (`defaultPath`: /etc/hiberkit.conf, or an emulated
+ * machine's own) may be absent (no defaults then); a path the user named explicitly must exist.
  */
-export function loadConfig(path?: string): Settings {
-  const file = path ?? DEFAULT_CONFIG_PATH;
+export function loadConfig(path?: string, defaultPath = DEFAULT_CONFIG_PATH): Settings {
+  const file = path ?? defaultPath;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    // ENOTDIR: the default path inside an emulated machine's directory that is no directory (refused as NO_MACHINE next).
+    if (!path && ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return {};
     throw new HiberkitError('BAD_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
   }
   return parseConfig(text, file);

@@ -10,6 +10,7 @@ import { HiberkitError, SnapshotError } from '../lib/errors.js';
 import { IOCTLS, PAGE_SIZE } from '../lib/ioctls.js';
 import type { MachineConfigInput } from '../emulator/config.js';
 import { decodeMetadataPage, encodeMetadataPage } from '../emulator/image-stream.js';
+import { createEmulatedMachine } from '../emulator/create.js';
 import { BootEnded, openEmulatedMachine, type EmulatedMachine, type OpenMachineOptions } from '../emulator/machine.js';
 import { behaviourOfRelease } from '../emulator/profile.js';
 import { PAGE_ANON } from '../emulator/ram.js';
@@ -24,9 +25,10 @@ afterEach(() => {
   for (const { dir } of done) rmSync(dir, { recursive: true, force: true });
 });
 
-function machineWith(config: MachineConfigInput = {}, options: Omit<OpenMachineOptions, 'config'> = {}): EmulatedMachine {
+function machineWith(config: MachineConfigInput = {}, options: OpenMachineOptions = {}): EmulatedMachine {
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-device-'));
-  const machine = openEmulatedMachine(dir, { ...options, config: { memoryBytes: 32 * MIB, ...config } });
+  createEmulatedMachine(dir, { config: { memoryBytes: 32 * MIB, ...config } });
+  const machine = openEmulatedMachine(dir, options);
   machines.push({ machine, dir });
   return machine;
 }

@@ -10,6 +10,7 @@ import { PAGE_SIZE } from '../lib/ioctls.js';
 import { resume } from '../lib/resume.js';
 import type { MachineConfigInput } from '../emulator/config.js';
 import type { FaultPlan } from '../emulator/faults.js';
+import { createEmulatedMachine } from '../emulator/create.js';
 import { openEmulatedMachine, type EmulatedMachine } from '../emulator/machine.js';
 import { SWAP_SIGNATURE, parseSwapHeader } from '../lib/swap-header.js';
 
@@ -27,7 +28,8 @@ afterEach(() => {
 function machineWith(faults: FaultPlan, config: MachineConfigInput = {}): EmulatedMachine {
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-faults-'));
   dirs.push(dir);
-  const machine = openEmulatedMachine(dir, { faults, config: { memoryBytes: 32 * MIB, ...config } });
+  createEmulatedMachine(dir, { config: { memoryBytes: 32 * MIB, ...config } });
+  const machine = openEmulatedMachine(dir, { faults });
   opened.push(machine);
   return machine;
 }

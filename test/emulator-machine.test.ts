@@ -15,6 +15,7 @@ import { hibernate } from '../lib/hibernate.js';
 import { resume } from '../lib/resume.js';
 import type { MachineConfigInput } from '../emulator/config.js';
 import { createEmulatedBackend } from '../emulator/index.js';
+import { createEmulatedMachine } from '../emulator/create.js';
 import { openEmulatedMachine, type EmulatedMachine } from '../emulator/machine.js';
 import { PAGE_FREE } from '../emulator/ram.js';
 import { parseSwapHeader } from '../lib/swap-header.js';
@@ -38,8 +39,10 @@ function freshDir(): string {
   return dir;
 }
 
+/** The machine in `dir`, booted; created first from `config` when one is given. */
 function boot(dir: string, config?: MachineConfigInput): EmulatedMachine {
-  const machine = openEmulatedMachine(dir, { config });
+  if (config) createEmulatedMachine(dir, { config });
+  const machine = openEmulatedMachine(dir);
   opened.push(machine);
   return machine;
 }
@@ -122,9 +125,9 @@ describe('the state directory', () => {
 });
 
 describe('what /proc and /sys say', () => {
-  test('the default machine: 64 MiB, a 128 MiB swap partition on /dev/vda named by resume=, ACPI S4 and S3', () => {
+  test('the default configuration: 64 MiB, a 128 MiB swap partition on /dev/vda named by resume=, ACPI S4 and S3', () => {
     const dir = freshDir();
-    const backend = createEmulatedBackend({ dir });
+    const backend = createEmulatedBackend({ dir, config: {} });
     const machine = openEmulatedMachine(dir);
     opened.push(machine);
     const { system } = backend;

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, vi } from 'vitest';
 import { main } from '../lib/cli.js';
 import { SIGNATURE_OFFSET, decodeExtentMapPage, decodeHeader, decodeMarker, signatureAt, type Extent } from '../lib/image/format.js';
 import type { MachineConfig, MachineConfigInput } from '../emulator/config.js';
+import { createEmulatedMachine } from '../emulator/create.js';
 import { openEmulatedMachine, type EmulatedMachine, type OpenMachineOptions } from '../emulator/machine.js';
 
 export const MIB = 1 << 20;
@@ -55,8 +56,11 @@ export function useMachines(prefix: string) {
     return machine;
   };
   /** A new machine of `config` in a new directory, booted. */
-  const machine = (config: MachineConfigInput = SMALL, options: Omit<OpenMachineOptions, 'config'> = {}): EmulatedMachine =>
-    boot(dir(), { ...options, config });
+  const machine = (config: MachineConfigInput = SMALL, options: OpenMachineOptions = {}): EmulatedMachine => {
+    const at = dir();
+    createEmulatedMachine(at, { config });
+    return boot(at, options);
+  };
   return { dir, boot, machine };
 }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openEmulatedMachine } from '../emulator/index.js';
+import { createEmulatedMachine, openEmulatedMachine } from '../emulator/index.js';
 import { commandLineValue, hibernationDisabledByCommandLine, parseCommandLine, resumeOffsetFromCommandLine } from '../lib/kernel-cmdline.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hiberkit-cmdline-'));
@@ -67,9 +67,10 @@ describe('kernel command line', () => {
 
   it("is what the emulator's kernel reads too: the last resume= and resume_offset= count", () => {
     // Before the shared parser, the emulator took the first resume= and read 0x20 as NaN.
-    const machine = openEmulatedMachine(dir, {
+    createEmulatedMachine(dir, {
       config: { cmdline: ['console=ttyS0', 'resume=/dev/vdb', 'resume_offset=0x10', 'resume=/dev/vda', 'resume_offset=0x20'] },
     });
+    const machine = openEmulatedMachine(dir);
     expect(machine.backend.system.resumeSetting()).toMatchObject({ device: '/dev/vda', offsetPages: 0x20 });
   });
 });

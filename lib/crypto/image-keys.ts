@@ -5,14 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { HiberkitError } from '../errors.js';
+import { machinePaths } from '../machine-paths.js';
 import type { ImageEncryption } from '../backend.js';
 import type { Settings } from '../config.js';
 import { newDataKey, openDataKey, sealDataKey, wipe } from './keys.js';
 import { openSecretKey, parsePublicKey } from './key-files.js';
 import { readNewPassphrase, readPassphrase, type PassphraseSource } from './passphrase.js';
 
-export const DEFAULT_PUBLIC_KEY = '/etc/hiberkit/key.pub';
-export const DEFAULT_SECRET_KEY = '/etc/hiberkit/key';
+export const DEFAULT_PUBLIC_KEY = machinePaths().publicKey;
+export const DEFAULT_SECRET_KEY = machinePaths().secretKey;
 const DEFAULT_TRIES = 3;
 
 export function passphraseSource(settings: Settings, prompt: string): PassphraseSource {
