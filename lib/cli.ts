@@ -3,11 +3,11 @@
  * The `hiberkit` command: a thin layer over the library. Parses flags, merges them over
  * /etc/hiberkit.conf, picks the backend, calls one library function, prints, sets the exit code.
  */
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig, parseSetting, type Settings } from './config.js';
+import { DEFAULT_CONFIG_PATH, loadConfig, parseSetting, type Settings } from './config.js';
 import { openBackend } from './select-backend.js';
 import { checkHibernation, mib } from './preflight.js';
 import { HiberkitError, SnapshotError } from './errors.js';
@@ -49,6 +49,7 @@ const OPTIONS = {
   encrypt: { type: 'string' },
   'public-key': { type: 'string' },
   'secret-key': { type: 'string' },
+  'signing-key': { type: 'string' },
   'passphrase-file': { type: 'string' },
   'passphrase-fd': { type: 'string' },
   'passphrase-tries': { type: 'string' },
@@ -72,6 +73,7 @@ const SETTING_FLAGS = [
   'encrypt',
   'public-key',
   'secret-key',
+  'signing-key',
   'passphrase-file',
   'passphrase-fd',
   'passphrase-tries',
@@ -96,6 +98,9 @@ function settingsFrom(values: Values): Settings {
   }
   return settings;
 }
+
+/** An empty config file. */
+const DEV_NULL = '/dev/null';
 
 const say = (message: string) => process.stdout.write(`hiberkit: ${message}\n`);
 
@@ -144,12 +149,20 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   },
 
   async keygen(values) {
-    const [{ writeKeyFiles }, { DEFAULT_SECRET_KEY }] = await Promise.all([import('./crypto/keygen.js'), import('./crypto/image-keys.js')]);
+    const [{ writeKeyFiles, updateConfigFile }, { DEFAULT_SECRET_KEY }] = await Promise.all([import('./crypto/keygen.js'), import('./crypto/image-keys.js')]);
     const dir = values.out ?? dirname(DEFAULT_SECRET_KEY);
-    const settings = settingsFrom(values);
-    const { secretPath, publicPath } = writeKeyFiles(dir, settings, values.force ?? false);
-    say(`wrote ${secretPath} (private, sealed with your passphrase) and ${publicPath}`);
-    say(`hibernate with: encrypt = public-key, public-key = ${publicPath}; resume needs ${secretPath} in the initramfs`);
+    // keygen creates the config file it is pointed at when there is none yet.
+    const settings = settingsFrom(values.config !== undefined && !existsSync(values.config) ? { ...values, config: DEV_NULL } : values);
+    const { secretPath, publicPath, signingPath } = writeKeyFiles(dir, settings, values.force ?? false);
+    say(`wrote ${secretPath} (private, sealed with your passphrase), ${publicPath} and ${signingPath} (signs images; root-only, keep it out of the initramfs)`);
+    // Persistent, so that resume refuses a plain image in place of an encrypted one.
+    const config = values.config ?? (values.out === undefined ? DEFAULT_CONFIG_PATH : undefined);
+    if (config) {
+      updateConfigFile(config, dir === dirname(DEFAULT_SECRET_KEY) ? { encrypt: 'public-key' } : { encrypt: 'public-key', 'public-key': publicPath, 'secret-key': secretPath });
+      say(`set encrypt = public-key in ${config}: resume refuses plain images from now on; resume needs ${secretPath} and ${config} in the initramfs`);
+    } else {
+      say(`hibernate with: encrypt = public-key, public-key = ${publicPath}; resume needs ${secretPath} in the initramfs (give --config FILE to record this)`);
+    }
     return 0;
   },
 
@@ -164,8 +177,8 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   async doctor(values) {
     const backend = await openBackend({ emulate: values.emulate });
     const findings = checkHibernation(backend);
-    for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'}  ${f.summary}${f.ok ? '' : `\n      fix: ${f.fix}`}\n`);
-    const failed = findings.filter((f) => !f.ok).length;
+    for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : f.warning ? 'warn' : 'FAIL'}  ${f.summary}${f.ok ? '' : `\n      fix: ${f.fix}`}\n`);
+    const failed = findings.filter((f) => !f.ok && !f.warning).length;
     process.stdout.write(failed ? `${failed} problem(s): this machine cannot hibernate with hiberkit yet\n` : 'this machine can hibernate with hiberkit\n');
     return failed ? 1 : 0;
   },
@@ -186,7 +199,7 @@ function describeImage(report: ImageReport): string {
   if (report.streamBytes !== undefined) {
     lines.push(
       `  image:       ${mib(report.streamBytes)} stored as ${mib(report.storedBytes!)} (${report.compression}, ratio ${report.ratio!.toFixed(2)})`,
-      `  created:     ${report.createdAt}`,
+      `  created:     ${report.createdAt}${report.createdAtVerified ? '' : ' (not verified)'}`,
       `  kernel:      ${report.kernelRelease}`,
       `  machine:     ${report.machineId}`,
       `  power-off:   ${report.platformMode ? 'platform' : 'shutdown/reboot'}`,

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { HiberkitError } from './errors.js';
-import { assertCanHibernate, mib } from './preflight.js';
+import { assertCanHibernate, mib, swapEncryptionFinding } from './preflight.js';
 import { hibernationTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { assertMarkable } from './image/format.js';
@@ -56,8 +56,12 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
   progress(`swap ${target.swap.path} on ${target.blockDevice} (header page ${target.resumePage}), power-off: ${powerOff}`);
 
   // Sealing may ask for a passphrase: do it before anything is opened.
-  const encryption = sealForHibernation(options);
-  if (encryption) progress(`image encrypted (${options.encrypt}, AES-256-GCM)`);
+  const encryption = sealForHibernation(options, progress);
+  if (encryption) {
+    progress(`image encrypted (${options.encrypt}, AES-256-GCM${encryption.origin ? ', signed' : ''})`);
+    const swap = swapEncryptionFinding(backend);
+    if (!swap.ok) progress(`warning: ${swap.summary}: ${swap.fix}`);
+  }
   let storage: BlockDevice | undefined;
   let device: SnapshotDevice | undefined;
   try {

@@ -122,6 +122,15 @@ class Params {
     return true;
   }
 
+  // Like Bytes for a field that may be absent or null; says whether it was there.
+  bool OptionalBytes(const char* key, uint8_t* out, size_t length) {
+    if (!ok()) return false;
+    Napi::Value value = object_.Get(key);
+    if (value.IsUndefined() || value.IsNull()) return false;
+    Bytes(key, out, length);
+    return ok();
+  }
+
   // Copies exactly `length` bytes of a Uint8Array field into `out`.
   void Bytes(const char* key, uint8_t* out, size_t length) {
     Napi::Value value = Field(key);
@@ -482,6 +491,8 @@ Napi::Value CriticalHibernate(const Napi::CallbackInfo& info) {
     params.Bytes("headerKey", config.encryption.header_key, sizeof(config.encryption.header_key));
     params.Bytes("keyBlock", config.encryption.key_block, sizeof(config.encryption.key_block));
     params.Bytes("imageId", config.encryption.image_id, sizeof(config.encryption.image_id));
+    config.encryption.signed_origin =
+        params.OptionalBytes("originSignature", config.encryption.origin_signature, sizeof(config.encryption.origin_signature));
   }
   if (!params.ok()) {
     WipeSecret(&config.encryption, sizeof(config.encryption));

@@ -70,6 +70,7 @@ constexpr size_t kHCrc = 4092;
 constexpr uint32_t kFlagLz4 = 1u << 0;
 constexpr uint32_t kFlagPlatformMode = 1u << 1;
 constexpr uint32_t kFlagsSealed = (1u << 2) | (1u << 3);  // encrypted and authenticated, always both
+constexpr uint32_t kFlagSigned = 1u << 4;                   // the security block carries an origin signature
 
 // Security block of an encrypted image's header page.
 constexpr size_t kSKeyBlock = 1024;
@@ -77,6 +78,7 @@ constexpr size_t kSImageId = 1152;
 constexpr size_t kSExtentMapSha256 = 1168;
 constexpr size_t kSOriginalSignature = 1200;
 constexpr size_t kSHeaderMac = 1216;
+constexpr size_t kSOriginSignature = 1232;
 
 // Extent map pages.
 constexpr char kMapMagic[8] = {'H', 'K', 'E', 'X', 'T', 'M', 'A', 'P'};
@@ -178,6 +180,44 @@ Layout LayoutFor(const ImageWriterConfig& config) {
 // ---- I/O (page-aligned buffers, offsets and lengths: O_DIRECT works; writes: write_queue.h)
 
 int Flush(int fd) { return RetryOnEintr([fd] { return fdatasync(fd); }) == 0 ? 0 : errno; }
+
+// One whole page at `offset`; false on an error or a short read.
+bool ReadPage(int fd, uint8_t* page, uint64_t offset) {
+  return RetryOnEintr([&] { return pread(fd, page, kPageSize, static_cast<off_t>(offset)); }) ==
+         static_cast<ssize_t>(kPageSize);
+}
+
+uint32_t GetU32(const uint8_t* at) {
+  uint32_t value;
+  memcpy(&value, at, sizeof(value));
+  return value;
+}
+
+uint64_t GetU64(const uint8_t* at) {
+  uint64_t value;
+  memcpy(&value, at, sizeof(value));
+  return value;
+}
+
+// Zeroes the image header page that the marker on the resume page names, and flushes: once the
+// image is invalidated its key block is gone, so re-marking the page (the marker's CRCs are easy
+// to recompute) cannot bring the image back (docs/image-format.md §6). Only a page that still
+// holds exactly that header is touched: an intact marker, and the named page's content CRC equal
+// to the marker's. Nothing to do (0) when the page is not marked or the header is not there.
+int WipeMarkedHeader(int storage_fd, uint64_t resume_page, uint8_t* scratch) {
+  if (!ReadPage(storage_fd, scratch, resume_page * kPageSize)) return 0;
+  if (memcmp(scratch + kSignatureOffset, kImageSignature, kSignatureBytes) != 0) return 0;
+  const uint32_t marker_crc = GetU32(scratch + kMarkerCrc);
+  PutU32(scratch + kMarkerCrc, 0);
+  if (Crc32c(scratch + kMarkerOffset, kPageSize - kMarkerOffset) != marker_crc) return 0;
+  const uint64_t header_page = GetU64(scratch + kMarkerHeaderPage);
+  const uint32_t header_crc = GetU32(scratch + kMarkerHeaderCrc);
+  if (header_page == resume_page || header_page > UINT64_MAX / kPageSize / 2) return 0;
+  if (!ReadPage(storage_fd, scratch, header_page * kPageSize) || Crc32c(scratch, kHCrc) != header_crc) return 0;
+  memset(scratch, 0, kPageSize);
+  const int error = WriteAll(storage_fd, scratch, kPageSize, header_page * kPageSize);
+  return error != 0 ? error : Flush(storage_fd);
+}
 
 // ---- The writer
 
@@ -414,7 +454,8 @@ class Writer {
     memcpy(page, kHeaderMagic, sizeof(kHeaderMagic));
     PutU32(page + kHVersion, kFormatVersion);
     PutU32(page + kHFlags, (config_.compress ? kFlagLz4 : 0) | (config_.identity.platform_mode ? kFlagPlatformMode : 0) |
-                               (cipher_ != nullptr ? kFlagsSealed : 0));
+                               (cipher_ != nullptr ? kFlagsSealed : 0) |
+                               (cipher_ != nullptr && config_.encryption.signed_origin ? kFlagSigned : 0));
     PutU64(page + kHStreamPages, stream_pages_);
     PutU64(page + kHStoredBytes, stored_bytes_);
     PutU64(page + kHChunkCount, chunk_index_);
@@ -435,6 +476,9 @@ class Writer {
       memcpy(page + kSImageId, config_.encryption.image_id, kImageIdBytes);
       memcpy(page + kSExtentMapSha256, extent_map_sha256_, kSha256Bytes);
       memcpy(page + kSOriginalSignature, config_.original_resume_page + kSignatureOffset, kSignatureBytes);
+      if (config_.encryption.signed_origin) {
+        memcpy(page + kSOriginSignature, config_.encryption.origin_signature, kOriginSignatureBytes);
+      }
       // The MAC covers the whole page with itself and the CRC still zero; the CRC then covers it.
       if (!cipher_->MacHeader(page, kPageSize, page + kSHeaderMac)) return false;
     }
@@ -544,9 +588,13 @@ ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspac
 
 int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch) {
   if (!IsMarkable(original_page)) return EINVAL;
+  // The header first, flushed: a crash between the two writes leaves a marker naming no header
+  // (refused and put back at the next boot), never a swap signature over a header that still opens.
+  const int wipe_error = WipeMarkedHeader(storage_fd, resume_page, scratch);
   memcpy(scratch, original_page, kPageSize);
-  const int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
-  return error != 0 ? error : Flush(storage_fd);
+  int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
+  if (error == 0) error = Flush(storage_fd);
+  return error != 0 ? error : wipe_error;
 }
 
 // ---- Test entries (host only: they allocate, which the critical section never does)
@@ -625,7 +673,15 @@ bool GetFixedBytes(Napi::Env env, const char* fn, Napi::Object object, const cha
   return true;
 }
 
-// params.encryption, when present: {chunkKey, headerKey, keyBlock, imageId} (lib/native/binding.ts).
+// keys.originSignature: absent or null for an unsigned image, else 64 bytes.
+bool GetOriginSignature(Napi::Env env, const char* fn, Napi::Object keys, ImageEncryptionConfig* out) {
+  Napi::Value value = keys.Get("originSignature");
+  out->signed_origin = !value.IsUndefined() && !value.IsNull();
+  return !out->signed_origin ||
+         GetFixedBytes(env, fn, keys, "originSignature", out->origin_signature, sizeof(out->origin_signature));
+}
+
+// params.encryption, when present: {chunkKey, headerKey, keyBlock, imageId, originSignature?} (lib/native/binding.ts).
 bool GetEncryption(Napi::Env env, Napi::Object params, ImageEncryptionConfig* out) {
   const char* fn = "writeImageFromBuffer";
   Napi::Value value = params.Get("encryption");
@@ -636,7 +692,8 @@ bool GetEncryption(Napi::Env env, Napi::Object params, ImageEncryptionConfig* ou
   return GetFixedBytes(env, fn, keys, "chunkKey", out->chunk_key, sizeof(out->chunk_key)) &&
          GetFixedBytes(env, fn, keys, "headerKey", out->header_key, sizeof(out->header_key)) &&
          GetFixedBytes(env, fn, keys, "keyBlock", out->key_block, sizeof(out->key_block)) &&
-         GetFixedBytes(env, fn, keys, "imageId", out->image_id, sizeof(out->image_id));
+         GetFixedBytes(env, fn, keys, "imageId", out->image_id, sizeof(out->image_id)) &&
+         GetOriginSignature(env, fn, keys, out);
 }
 
 bool GetIdentityString(Napi::Env env, Napi::Object identity, const char* name, char (&field)[kIdentityFieldBytes]) {

@@ -16,6 +16,7 @@ class ImageCipher;  // image_crypto.h
 constexpr size_t kPageSize = 4096;
 constexpr size_t kKeyBlockBytes = 128;
 constexpr size_t kImageIdBytes = 16;
+constexpr size_t kOriginSignatureBytes = 64;
 
 // Where the snapshot stream comes from (/dev/snapshot, or memory in tests).
 class PageSource {
@@ -63,6 +64,10 @@ struct ImageEncryptionConfig {
   uint8_t header_key[32];
   uint8_t key_block[kKeyBlockBytes];  // the data key sealed by lib/crypto/keys.ts, stored as is
   uint8_t image_id[kImageIdBytes];
+  // This machine's Ed25519 signature over the image id and key block, made in JavaScript before
+  // the freeze (lib/crypto/origin.ts) and stored as is; signed = false: an unsigned image.
+  bool signed_origin;
+  uint8_t origin_signature[kOriginSignatureBytes];
 };
 
 struct ImageWriterConfig {
@@ -112,8 +117,9 @@ ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspac
                             uint64_t stream_pages, PageSource& source, SwapAllocator& allocator,
                             ProgressSink& progress);
 
-// Writes the original swap header page back and flushes: the image is no longer valid and the
-// swap area is usable. `scratch` is one page-aligned page. Returns 0 or an errno value.
+// Zeroes the image header the on-disk marker names (when it is still there) and flushes, then
+// writes the original swap header page back and flushes: the image is no longer valid, cannot be
+// revived by re-marking the page, and the swap area is usable. `scratch` is one page-aligned page. Returns 0 or an errno value.
 int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page,
                     uint8_t* scratch);
 

@@ -408,7 +408,7 @@ describe('one changed bit anywhere in an encrypted image', () => {
     // The data key behind the intact key block, kept so that each load need not run X25519 again.
     const headerBytes = device.bytes.subarray(summary.headerPage * PAGE_SIZE, (summary.headerPage + 1) * PAGE_SIZE);
     const intactBlock = Buffer.from(decodeSecurityBlock(headerBytes).keyBlock);
-    const dataKey = await options.unlock!(intactBlock, 'public-key');
+    const dataKey = (await options.unlock!(intactBlock, 'public-key')) as Uint8Array;
     const fast: LoadOptions = { unlock: async (block, kind) => (Buffer.from(block).equals(intactBlock) ? Uint8Array.from(dataKey) : options.unlock!(block, kind)) };
     const image = await loadImage(device, 0, expectSame, fast);
     const streamPages = image.extents.flatMap((e) => Array.from({ length: e.pageCount }, (_, i) => e.startPage + i));

@@ -280,6 +280,7 @@ export class ImageWriter {
       extentMapSha256: createHash('sha256').update(extentMap).digest(),
       originalSignature: signatureAt(this.originalResumePage, SIGNATURE_OFFSET),
       headerMac: new Uint8Array(MAC_BYTES),
+      originSignature: this.keys.originSignature,
     };
     const unsealed = encodeHeader(header, security);
     return encodeHeader(header, { ...security, headerMac: headerMac(this.keys.headerKey, headerMacInput(unsealed)) });

@@ -247,8 +247,10 @@ export interface NativeImageEncryption {
   headerKey: Uint8Array;
   /** 128 bytes: the data key sealed for its recipient, stored in the header as is. */
   keyBlock: Uint8Array;
-  /** 16 random bytes. */
+  /** 16 random bytes (the signed ones of a signed image). */
   imageId: Uint8Array;
+  /** 64 bytes: the origin signature over imageId and keyBlock; null for an unsigned image. */
+  originSignature: Uint8Array | null;
 }
 
 /** The native image writer's parameters (ImageWriterConfig in native/image_writer.h). */
