@@ -406,7 +406,6 @@ class Writer {
     if (error != 0) return error;
     const size_t batch_pages = config_.io_bytes / kPageSize;
     uint32_t map_crc = 0;
-    Sha256 map_sha256;
     for (size_t batch_start = 0; batch_start < count; batch_start += batch_pages) {
       const size_t batch_end = std::min(count, batch_start + batch_pages);
       for (size_t i = batch_start; i < batch_end; i++) {
@@ -415,7 +414,7 @@ class Writer {
         // Bytes 0..4091 only: a page ending with its own CRC32C has the same CRC32C whatever it
         // holds (the residue 0x48674BC7), so whole pages would bind nothing.
         map_crc = Crc32c(page, kMCrc, map_crc);
-        if (cipher_ != nullptr) map_sha256.Update(page, kPageSize);
+        if (cipher_ != nullptr && !cipher_->HashExtentMap(page, kPageSize)) return Fail("hash extent map", EINVAL);
       }
       for (size_t first = batch_start; first < batch_end;) {
         const size_t end = RunEnd(map_placed_, first, batch_end);
@@ -425,7 +424,7 @@ class Writer {
         first = end;
       }
     }
-    if (cipher_ != nullptr) map_sha256.Final(extent_map_sha256_);
+    if (cipher_ != nullptr && !cipher_->FinishExtentMapHash(extent_map_sha256_)) return Fail("hash extent map", EINVAL);
     *first_page = map_placed_[0];
     *pages = count;
     *crc = map_crc;
@@ -949,9 +948,7 @@ Napi::Value ImageCipherTraceChildJs(const Napi::CallbackInfo& info) {
     ImageCipher late;  // its destructor never runs: the child leaves with _exit
     ImageCipher& cipher = init_in_child && late.Init(chunk_key, header_key) == 0 ? late : prepared;
     bool ok = SealChunks(cipher, 0, aad, sizeof(aad), data, bytes, static_cast<size_t>(chunk_bytes), tags.data());
-    Sha256 sha;
-    sha.Update(data, bytes);
-    sha.Final(digest);
+    ok = ok && cipher.HashExtentMap(data, bytes) && cipher.FinishExtentMapHash(digest);
     ok = ok && cipher.MacHeader(data, std::min(bytes, kPageSize), tags.data() + chunks * kAeadTagBytes);
     muntrace();
     _exit(ok ? 0 : 1);

@@ -128,12 +128,12 @@ describe('an image sealed to a public key', () => {
     const keys = machines.dir();
     const passphrase = secretFile('key passphrase');
     expect(await main(['keygen', '--out', keys, '--passphrase-file', passphrase])).toBe(0);
-    expect(output.stdout).toContain(`hiberkit: wrote ${join(keys, 'key')} (private, sealed with your passphrase) and ${join(keys, 'key.pub')}\n`);
+    expect(output.stdout).toContain(`hiberkit: wrote ${join(keys, 'key')} (private, sealed with your passphrase), ${join(keys, 'key.pub')} and ${join(keys, 'sign.key')} (signs images; root-only, keep it out of the initramfs)\n`);
     expect(await main(['keygen', '--out', keys, '--passphrase-file', passphrase])).toBe(1);
     expect(output.stderr).toMatch(/exists; images sealed to it would become unreadable: use --force/);
 
     const { exitCode: hibernating } = await hibernated(machine, ['--encrypt', 'public-key', '--public-key', join(keys, 'key.pub')]);
-    expect(output.stdout).toContain('hiberkit: image encrypted (public-key, AES-256-GCM)\n');
+    expect(output.stdout).toContain('hiberkit: image encrypted (public-key, AES-256-GCM, signed)\n');
 
     // Without the private key the image is kept for a try with it.
     expect(await main(['resume', '--emulate', machine.dir, '--secret-key', join(keys, 'missing')])).toBe(1);

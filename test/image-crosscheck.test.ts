@@ -21,6 +21,7 @@ import {
   allocationPatterns,
   listAllocator,
   publicKeyEncryption,
+  signedPublicKeyEncryption,
   randomBytes,
   snapshotLikeStream,
   swapDevice,
@@ -46,11 +47,14 @@ interface Case {
   /** Default: the number of pages offered. */
   maxStoredPages?: number;
   encrypted?: boolean;
+  /** Encrypted and signed (an origin signature in the header, FLAG_SIGNED). */
+  signed?: boolean;
 }
 
 /** One key pair and image id for every encrypted case: the writers must agree given the same ones. */
 const sealed = publicKeyEncryption();
 const imageId = randomBytes(16, 77);
+const signedSealed = signedPublicKeyEncryption(imageId);
 
 let fileCounter = 0;
 
@@ -84,7 +88,7 @@ function paramsOf(c: Case, original: Uint8Array): NativeImageWriteParams {
     ioBytes: c.ioBytes,
     maxStoredPages: c.maxStoredPages ?? c.pages.length,
     sourcePagesPerRead: c.sourcePagesPerRead,
-    encryption: c.encrypted ? imageKeysFor(sealed.encryption, imageId) : undefined,
+    encryption: c.signed ? imageKeysFor(signedSealed.encryption) : c.encrypted ? imageKeysFor(sealed.encryption, imageId) : undefined,
   };
 }
 
@@ -107,7 +111,11 @@ const cases: Case[] = [
 ];
 
 describe('C++ and TypeScript image writers', () => {
-  const withEncrypted = cases.flatMap((c) => [c, { ...c, label: `${c.label}, encrypted`, encrypted: true }]);
+  const withEncrypted = cases.flatMap((c) => [
+    c,
+    { ...c, label: `${c.label}, encrypted`, encrypted: true },
+    { ...c, label: `${c.label}, encrypted and signed`, encrypted: true, signed: true },
+  ]);
   const runs = withEncrypted.flatMap((c) => FILE_MODES.map(([file, flags]) => ({ ...c, file, flags })));
   it.each(runs)('write the same bytes: $label, on $file', async (c) => {
     const resumePage = c.resumePage ?? 0;
@@ -125,7 +133,7 @@ describe('C++ and TypeScript image writers', () => {
       chunkPages: c.chunkPages,
       streamPages: c.stream.length / PAGE_SIZE,
       ioBytes: c.ioBytes,
-      ...(c.encrypted ? { encryption: sealed.encryption, imageId } : {}),
+      ...(c.signed ? { encryption: signedSealed.encryption } : c.encrypted ? { encryption: sealed.encryption, imageId } : {}),
     });
     writer.writePages(c.stream);
     const summary = writer.finish();
@@ -145,7 +153,7 @@ describe('C++ and TypeScript image writers', () => {
 
     const anyIdentity = { kernelRelease: null, machineId: null };
     for (const storage of [device, new MemoryBlockDevice(bytes)]) {
-      const image = await loadImage(storage, resumePage, anyIdentity, sealed.options);
+      const image = await loadImage(storage, resumePage, anyIdentity, c.signed ? signedSealed.options : sealed.options);
       expect(image.header.encrypted).toBe(c.encrypted === true);
       const chunks: Uint8Array[] = [];
       for await (const batch of image.pages(100)) chunks.push(Uint8Array.from(batch));

@@ -483,6 +483,7 @@ describe('the native critical section with an encrypted plan', () => {
       },
     };
     const { encryption } = publicKeyEncryption();
+    const expectedChunkKey = deriveImageKeys(encryption.dataKey).chunkKey;
     const reports: NativeCriticalResult[] = [];
     try {
       const outcome = await createNativeCriticalSection(binding, { onReport: (r) => reports.push(r) }).hibernate({
@@ -500,7 +501,10 @@ describe('the native critical section with an encrypted plan', () => {
       expect(outcome.kind).toBe('failed');
       // The addon accepted the keys and prepared its cipher: the child ran up to SNAPSHOT_FREEZE.
       expect(reports[0]).toMatchObject({ outcome: 'failed', stage: 'freeze', errno: ERRNO.ENOTTY });
-      expect(Buffer.from(passed[0].copy).equals(deriveImageKeys(encryption.dataKey).chunkKey)).toBe(true);
+      expect(Buffer.from(passed[0].copy).equals(expectedChunkKey)).toBe(true);
+      // The data key itself is wiped once the addon has the derived keys: it must not be in the
+      // heap that the image copies (issue #10).
+      expect(encryption.dataKey.every((b) => b === 0)).toBe(true);
       expect(Buffer.from(passed[0].keyBlock).equals(Buffer.from(encryption.keyBlock))).toBe(true);
       expect(passed[0].imageId).toHaveLength(16);
       expect(passed[0].chunkKey.every((b) => b === 0)).toBe(true);
