@@ -23,13 +23,14 @@ commands:
   hibernate     save this machine to swap and power off; prints "resumed" when it comes back
                 [--resume-device DEV] [--resume-offset PAGES] [--image-size BYTES]
                 [--compress lz4|none] [--power-off platform|shutdown|reboot]
-                [--encrypt none|passphrase|public-key] [--public-key FILE]
+                [--encrypt none|passphrase|public-key] [--public-key FILE] [--signing-key FILE]
   resume        from the initramfs: restore a hiberkit image if there is one, else return 0
                 [--resume-device DEV] [--resume-offset PAGES] [--secret-key FILE]
                 [--passphrase-tries N] [--on-bad-passphrase keep|discard]
   inspect       tell whether an image is there and what it is   [--json] [--resume-device DEV] [--resume-offset PAGES]
   discard       drop an image without restoring it, putting the swap signature back
-  keygen        make a key pair for encrypted images     [--out DIR] [--force] [--passphrase-file FILE]
+  keygen        make the keys for encrypted, signed images and record encrypt = public-key in the config
+                [--out DIR] [--force] [--config FILE] [--passphrase-file FILE]
   swap-offset FILE   print the resume offset (pages) of a swap file
   doctor        check whether this machine can hibernate and resume with hiberkit
   demo          hibernate and resume an emulated machine, no root needed   [--dir DIR] [--memory SIZE]

@@ -14,11 +14,13 @@ import { ERRNO } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
 import { requireNative, type NativeImageWriteParams } from '../lib/native/binding.js';
 import { ImageWriter, invalidateImage } from '../lib/image/writer.js';
-import { loadImage } from '../lib/image/reader.js';
+import { loadImage, openImage } from '../lib/image/reader.js';
+import { decodeMarker } from '../lib/image/format.js';
 import { imageKeysFor } from '../lib/image/security.js';
 import {
   MemoryBlockDevice,
   allocationPatterns,
+  codeOf,
   listAllocator,
   publicKeyEncryption,
   signedPublicKeyEncryption,
@@ -203,7 +205,7 @@ describe('the C++ writer refuses, and leaves the resume page alone', () => {
 });
 
 describe('C++ InvalidateImage', () => {
-  it('puts back the same page as the TypeScript invalidateImage', () => {
+  it('puts back the same page as the TypeScript invalidateImage, after destroying the same header', async () => {
     const { device, original } = swapDevice(40);
     const writer = new ImageWriter({ storage: device, allocator: listAllocator(allocationPatterns.contiguous(39)), resumePage: 0, originalResumePage: original, identity: testIdentity, compression: 'lz4', chunkPages: 4, streamPages: 10 });
     writer.writePages(snapshotLikeStream(10, 7));
@@ -221,5 +223,11 @@ describe('C++ InvalidateImage', () => {
       closeSync(fd);
     }
     expect(sameBytes(new Uint8Array(readFileSync(path)), device.bytes)).toBe(true);
+    // Both destroyed the image header (issue #10): the marked page written back opens nothing.
+    const { headerPage } = decodeMarker(marked.subarray(0, PAGE_SIZE));
+    expect(device.bytes.subarray(headerPage * PAGE_SIZE, (headerPage + 1) * PAGE_SIZE).every((b) => b === 0)).toBe(true);
+    expect(sameBytes(device.bytes.subarray(PAGE_SIZE), marked.subarray(PAGE_SIZE))).toBe(false);
+    device.bytes.set(marked.subarray(0, PAGE_SIZE), 0);
+    expect(await codeOf(openImage(device, 0, { kernelRelease: null, machineId: null }))).toBe('IMAGE_CORRUPT');
   });
 });

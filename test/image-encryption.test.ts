@@ -14,8 +14,8 @@ import { ERRNO, HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
 import { crc32c } from '../lib/codec/index.js';
 import { deriveImageKeys, generateRawKeyPair, openDataKey, wipe } from '../lib/crypto/keys.js';
-import { CHUNK_HEADER_BYTES, decodeChunkHeader, decodeSecurityBlock, markResumePage, pageContentCrc } from '../lib/image/format.js';
-import { loadImage, readHeaderSummary, type LoadOptions } from '../lib/image/reader.js';
+import { CHUNK_HEADER_BYTES, FLAG_SIGNED, checkHeaderPage, decodeChunkHeader, decodeSecurityBlock, markResumePage, pageContentCrc } from '../lib/image/format.js';
+import { loadImage, readHeaderSummary, type LoadOptions, type UnlockedKey } from '../lib/image/reader.js';
 import { headerMac, imageKeysFor, openChunk, sealChunk } from '../lib/image/security.js';
 import { ImageWriter } from '../lib/image/writer.js';
 import { requireNative, type NativeCriticalResult } from '../lib/native/binding.js';
@@ -32,6 +32,7 @@ import {
   passphraseEncryption,
   publicKeyEncryption,
   randomBytes,
+  signedPublicKeyEncryption,
   recordOffsets,
   seededRandom,
   snapshotLikeStream,
@@ -541,5 +542,64 @@ describe('the native critical section with an encrypted plan', () => {
     } finally {
       closeSync(storageFd);
     }
+  });
+});
+
+describe('the origin signature of a public-key image (issue #10)', () => {
+  const stream = snapshotLikeStream(12, 31);
+  const signedImage = () => {
+    const signed = signedPublicKeyEncryption(randomBytes(16, 32));
+    const written = writeImage({ stream, encryption: signed.encryption, compression: 'lz4', chunkPages: 4 });
+    const headerPage = readHeaderSummary(written.device, 0).marker.headerPage;
+    return { ...written, ...signed, headerPage, header: written.device.bytes.subarray(headerPage * PAGE_SIZE, (headerPage + 1) * PAGE_SIZE) };
+  };
+
+  it('is stored with flag bit 4 and opens with the verify key', async () => {
+    const { device, options, header } = signedImage();
+    expect(new DataView(header.buffer, header.byteOffset).getUint32(12, true) & FLAG_SIGNED).toBe(FLAG_SIGNED);
+    expect(decodeSecurityBlock(header).originSignature).toHaveLength(64);
+    expectSameBytes(await streamOf(await loadImage(device, 0, expectSame, options)), stream);
+  });
+
+  it('a changed signature, with every CRC recomputed as an attacker would: IMAGE_FORGED', async () => {
+    const { device, options, header, headerPage, original } = signedImage();
+    header[1232 + 7]! ^= 0x01;
+    fixHeaderAndMarker(device.bytes, headerPage, original);
+    expect(await codeOf(loadImage(device, 0, expectSame, options))).toBe('IMAGE_FORGED');
+  });
+
+  it('the signature flag cleared (as if unsigned), CRCs recomputed: IMAGE_FORGED', async () => {
+    const { device, options, header, headerPage, original } = signedImage();
+    const view = new DataView(header.buffer, header.byteOffset);
+    view.setUint32(12, view.getUint32(12, true) & ~FLAG_SIGNED, true);
+    fixHeaderAndMarker(device.bytes, headerPage, original);
+    expect(await codeOf(loadImage(device, 0, expectSame, options))).toBe('IMAGE_FORGED');
+  });
+
+  it('an unsigned image, or one signed with another key, where this machine verifies: IMAGE_FORGED', async () => {
+    const someVerifyKey = signedImage().verifyKey;
+    const unsigned = encryptedImage(stream);
+    const verifying: LoadOptions = { unlock: async (block) => ({ dataKey: openDataKey(block, { privateKey: unsigned.privateKey }), verifyKey: someVerifyKey }) };
+    expect(await codeOf(loadImage(unsigned.device, 0, expectSame, verifying))).toBe('IMAGE_FORGED');
+    // Without a verify key (a private-key file of an older keygen) the same image opens.
+    expect((await loadImage(unsigned.device, 0, expectSame, unsigned.options)).header.encrypted).toBe(true);
+    const signed = signedImage();
+    const otherKey: LoadOptions = {
+      unlock: async (block) => {
+        const { dataKey } = (await signed.options.unlock!(block, 'public-key')) as UnlockedKey;
+        return { dataKey, verifyKey: someVerifyKey };
+      },
+    };
+    expect(await codeOf(loadImage(signed.device, 0, expectSame, otherKey))).toBe('IMAGE_FORGED');
+  });
+
+  it('flag bit 4 without encryption is a format this version does not define', () => {
+    const { device } = writeImage({ stream, compression: 'lz4', chunkPages: 4 });
+    const headerPage = readHeaderSummary(device, 0).marker.headerPage;
+    const header = device.bytes.subarray(headerPage * PAGE_SIZE, (headerPage + 1) * PAGE_SIZE);
+    const view = new DataView(header.buffer, header.byteOffset);
+    view.setUint32(12, view.getUint32(12, true) | FLAG_SIGNED, true);
+    view.setUint32(4092, crc32c(header.subarray(0, 4092)), true);
+    expect(() => checkHeaderPage(header)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_VERSION' }));
   });
 });

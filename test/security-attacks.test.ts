@@ -14,7 +14,7 @@ import { describe, expect, test, vi } from 'vitest';
 import { main } from '../lib/cli.js';
 import type { EmulatedMachine } from '../emulator/machine.js';
 import { decodeMarker } from '../lib/image/format.js';
-import { diskPage, signatureOf, useCliOutput, useMachines } from './flows-support.js';
+import { diskPage, hibernated, passphraseFileIn, signatureOf, useCliOutput, useMachines } from './flows-support.js';
 import { resume } from '../lib/resume.js';
 import { HiberkitError } from '../lib/errors.js';
 import { loadConfig, type Settings } from '../lib/config.js';
@@ -23,22 +23,7 @@ const machines = useMachines('attacks');
 const output = useCliOutput();
 const PASSPHRASE = 'correct horse battery staple';
 
-function passphraseFile(text = PASSPHRASE): string {
-  const file = join(machines.dir(), 'passphrase');
-  writeFileSync(file, `${text}\n`, { mode: 0o600 });
-  return file;
-}
-
-/**
- * `hiberkit hibernate` on `machine` until it is off; the exit code comes when a later boot ends
- * (wrapped: an async function would otherwise wait for it).
- */
-async function hibernated(machine: EmulatedMachine, flags: string[]): Promise<{ exitCode: Promise<number> }> {
-  const exitCode = main(['hibernate', '--emulate', machine.dir, ...flags]);
-  await machine.switchedOff(exitCode);
-  expect(signatureOf(diskPage(machine))).toBe('HIBERKIT01');
-  return { exitCode };
-}
+const passphraseFile = (text = PASSPHRASE): string => passphraseFileIn(machines, text);
 
 /** The victim's key pair (keygen) and a config file recording it. */
 async function victimKeys(): Promise<{ dir: string; config: string; passphrase: string }> {
