@@ -10,7 +10,7 @@ import { assertCanHibernate, mib, swapEncryptionFinding } from './preflight.js';
 import { hibernationTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { assertMarkable } from './image/format.js';
-import { sealForHibernation } from './crypto/image-keys.js';
+import { hibernationSealing, sealForHibernation } from './crypto/image-keys.js';
 import { wipe } from './crypto/keys.js';
 import { acquireLock } from './lock.js';
 import type { Backend, BlockDevice, HibernatePlan, PowerOffMethod, SnapshotDevice } from './backend.js';
@@ -58,7 +58,7 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
   // Sealing may ask for a passphrase: do it before anything is opened.
   const encryption = sealForHibernation(options, progress);
   if (encryption) {
-    progress(`image encrypted (${options.encrypt}, AES-256-GCM${encryption.origin ? ', signed' : ''})`);
+    progress(`image encrypted (${hibernationSealing(options)}, AES-256-GCM${encryption.origin ? ', signed' : ''})`);
     const swap = swapEncryptionFinding(backend);
     if (!swap.ok) progress(`warning: ${swap.summary}: ${swap.fix}`);
   }

@@ -124,6 +124,16 @@ describe('a plain image where encryption is configured (downgrade)', () => {
     await expectRefused(machine, { secretKey: join(victim.dir, 'key'), passphraseFile: victim.passphrase }, 'IMAGE_NOT_ENCRYPTED', hibernating);
   });
 
+  test('keys configured without an encrypt setting: hibernate encrypts to them, as resume will expect', async () => {
+    const victim = await victimKeys();
+    writeFileSync(victim.config, readFileSync(victim.config, 'utf8').replace(/^encrypt = .*\n/m, ''));
+    const machine = machines.machine();
+    const { exitCode: hibernating } = await hibernated(machine, ['--config', victim.config]);
+    expect(output.stdout).toContain('hiberkit: image encrypted (public-key, AES-256-GCM, signed)\n');
+    expect(await main(['resume', '--emulate', machine.dir, '--config', victim.config, '--passphrase-file', victim.passphrase])).toBe(0);
+    expect(await hibernating).toBe(0);
+  });
+
   test('only an explicit encrypt = none accepts plain images again', async () => {
     const victim = await victimKeys();
     writeFileSync(victim.config, readFileSync(victim.config, 'utf8').replace('encrypt = public-key', 'encrypt = none'));

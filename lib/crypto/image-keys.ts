@@ -34,7 +34,7 @@ export function passphraseSource(settings: Settings, prompt: string): Passphrase
  * anything is frozen, and a missing one stops the hibernation (resume would refuse an unsigned image).
  */
 export function sealForHibernation(settings: Settings, progress: (message: string) => void = () => {}): ImageEncryption | undefined {
-  const mode = settings.encrypt ?? 'none';
+  const mode = hibernationSealing(settings);
   if (mode === 'none') return undefined;
   const dataKey = newDataKey();
   if (mode === 'public-key') {
@@ -61,6 +61,14 @@ export function sealForHibernation(settings: Settings, progress: (message: strin
   } finally {
     wipe(passphrase);
   }
+}
+
+/**
+ * How hibernate seals: as resume will expect (expectedSealing), so that keys left by keygen make
+ * encrypted images even without an `encrypt` setting, and resume never refuses what hibernate wrote.
+ */
+export function hibernationSealing(settings: Settings): KeyKind | 'none' {
+  return settings.encrypt ?? expectedSealing(settings) ?? 'none';
 }
 
 /**

@@ -101,7 +101,7 @@ describe('encrypted hiberkit CLI cycles', () => {
   test('a cycle encrypted to a public key (hiberkit keygen) resumes with --secret-key', async () => {
     // Boot 3's session went on to make the key pair and hibernate again, encrypted to it.
     expectHibernated(third, 2);
-    expect(hiberkitLines(third)).toContain('hiberkit: image encrypted (public-key, AES-256-GCM)');
+    expect(hiberkitLines(third)).toContain('hiberkit: image encrypted (public-key, AES-256-GCM, signed)');
     expect(locateImage(swap).header.encrypted).toBe(true);
     // The attacker copies the marked resume page of image 2 (one page, all of it public).
     const marked = readDiskPage(swap, 0);
