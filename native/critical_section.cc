@@ -250,8 +250,12 @@ int InvalidateAfterChild(const Session& session) {
     resume_swap_area area{static_cast<__kernel_loff_t>(session.resume_page), static_cast<__u32>(storage_info.st_rdev)};
     ioctl(snapshot.get(), kSetSwapArea.request, &area);
   }
-  return InvalidateImage(session.storage.get(), session.resume_page, session.original_page(),
-                         session.scratch_page());
+  // A hibernating child's swap pages were freed when it died and user space runs again: the
+  // header's page may hold someone's swapped-out memory by now, so it is left alone (the child
+  // itself wipes it on every failure it survives). A restoring child runs from the initramfs,
+  // where the area is not in use: its header goes.
+  return InvalidateImage(session.storage.get(), session.resume_page, session.original_page(), session.scratch_page(),
+                         session.hibernate ? HeaderWipe::kKeep : HeaderWipe::kWipe);
 }
 
 enum class Outcome { kResumed, kFailed, kDied };

@@ -585,11 +585,12 @@ ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspac
   return Writer(config, workspace, stream_pages, source, allocator, progress).Run();
 }
 
-int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch) {
+int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch,
+                    HeaderWipe header) {
   if (!IsMarkable(original_page)) return EINVAL;
   // The header first, flushed: a crash between the two writes leaves a marker naming no header
   // (refused and put back at the next boot), never a swap signature over a header that still opens.
-  const int wipe_error = WipeMarkedHeader(storage_fd, resume_page, scratch);
+  const int wipe_error = header == HeaderWipe::kWipe ? WipeMarkedHeader(storage_fd, resume_page, scratch) : 0;
   memcpy(scratch, original_page, kPageSize);
   int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
   if (error == 0) error = Flush(storage_fd);
