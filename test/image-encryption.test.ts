@@ -118,7 +118,7 @@ describe('the image ciphers', () => {
     expect(openChunk(key, 3, aad, ciphertext, otherTag)).toBeNull();
   });
 
-  it('keep sealing free of allocation once prepared, in a forked child like the critical section', () => {
+  it('keep sealing and the extent map SHA-256 (EVP, a context started before the fork) free of allocation, in a forked child like the critical section', () => {
     // glibc's mtrace records every malloc, calloc, realloc and free between mtrace() and muntrace().
     const trace = (initInChild: boolean) => {
       const file = join(workdir, `mtrace-${initInChild}.txt`);

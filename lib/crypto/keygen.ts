@@ -3,7 +3,7 @@
  * them, never overwriting by accident, and records in the config file that this machine expects
  * encrypted images, so resume refuses a plain one put in their place.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, chmodSync, constants as fsConstants } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { HiberkitError } from '../errors.js';
 import type { Settings } from '../config.js';
@@ -52,15 +52,16 @@ export function writeKeyFiles(dir: string, settings: Settings, force: boolean): 
 export function replaceFile(path: string, text: string, mode: number): void {
   const temporary = `${path}.new-${process.pid}`;
   const fd = openSync(temporary, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode);
+  const bytes = Buffer.from(text);
   try {
-    const bytes = Buffer.from(text);
     for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
     fsyncSync(fd);
-    bytes.fill(0);
   } catch (err) {
     closeSync(fd);
     rmSync(temporary, { force: true });
     throw err;
+  } finally {
+    bytes.fill(0);
   }
   closeSync(fd);
   renameSync(temporary, path);
