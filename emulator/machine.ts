@@ -31,6 +31,7 @@ import { PAGE_SIZE, encodeDev } from '../lib/ioctls.js';
 import { commandLineValue, resumeOffsetFromCommandLine } from '../lib/kernel-cmdline.js';
 import { SWAP_SIGNATURE, SWAP_SIGNATURE_OFFSET, parseSwapHeader } from '../lib/swap-header.js';
 import { classifyResumePage } from '../lib/image/format.js';
+import { machinePaths } from '../lib/machine-paths.js';
 import type { MachineConfig, SwapConfig } from './config.js';
 import { EmulatedCriticalSection } from './critical-section.js';
 import { DiskSet, EmulatedBlockDevice, type Disk } from './disks.js';
@@ -169,6 +170,7 @@ export class EmulatedMachine {
       power: { sync: () => this.kernel.sync() },
       criticalSection: new EmulatedCriticalSection(this),
       runDirectory: this.state.dir,
+      paths: machinePaths(this.state.dir),
     };
   }
 

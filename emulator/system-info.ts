@@ -78,6 +78,11 @@ export class EmulatedSystemInfo implements SystemInfo {
     return { blockDevice: swap.device, offsetPages: swap.offsetPages };
   }
 
+  /** Emulated disks are plain files: nothing encrypts what is written to them. */
+  isEncryptedBlockDevice(): boolean {
+    return false;
+  }
+
   memoryBytes(): number {
     return this.#machine.map.numPhyspages * PAGE_SIZE;
   }

@@ -6,6 +6,7 @@
  * Failures of system calls are thrown as `SnapshotError` (lib/errors.ts) by both backends,
  * with the same `code` and `errno` in the same situations.
  */
+import type { MachinePaths } from './machine-paths.js';
 
 /** How /dev/snapshot is opened: O_RDONLY ("hibernate" mode) or O_WRONLY ("restore" mode). */
 export type SnapshotMode = 'hibernate' | 'restore';
@@ -165,6 +166,11 @@ export interface SystemInfo {
   resolveBlockDevice(spec: string): string;
   /** Physical page of the first page of a swap file on its block device (FIEMAP). */
   swapFileOffset(path: string): { blockDevice: string; offsetPages: number };
+  /**
+   * Whether what is written to the block device `path` is encrypted below it: the device, or one it
+   * is stacked on (LVM on LUKS), is a dm-crypt mapping.
+   */
+  isEncryptedBlockDevice(path: string): boolean;
   /** Total RAM in bytes. */
   memoryBytes(): number;
   /**
@@ -230,6 +236,11 @@ export interface ImageEncryption {
   keyBlock: Uint8Array;
   /** The data key itself; chunk and header keys are derived from it. Wiped after use. */
   dataKey: Uint8Array;
+  /**
+   * This machine's proof of origin (lib/crypto/origin.ts): the image id it signed, and the Ed25519
+   * signature over that id and `keyBlock`. Absent: an unsigned image with a random id.
+   */
+  origin?: { imageId: Uint8Array; signature: Uint8Array };
 }
 
 /** What the image header records about where and when the image was made. */
@@ -264,4 +275,6 @@ export interface Backend {
   readonly criticalSection: CriticalSection;
   /** Where hiberkit keeps its lock file: /run on a real machine, the state directory of an emulated one. */
   readonly runDirectory: string;
+  /** Where this machine keeps hiberkit's config file and keys: /etc, or DIR/etc on an emulated machine. */
+  readonly paths: MachinePaths;
 }

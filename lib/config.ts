@@ -14,6 +14,7 @@
  *   encrypt       = public-key      # none | passphrase | public-key
  *   public-key    = /etc/hiberkit/key.pub
  *   secret-key    = /etc/hiberkit/key
+ *   signing-key   = /etc/hiberkit/sign.key   # root-only; never in the initramfs
  *   passphrase-file = /run/keys/hiberkit   # instead of asking on the terminal
  *   passphrase-tries = 3
  *   on-bad-passphrase = keep        # keep | discard
@@ -37,6 +38,8 @@ export interface Settings {
   publicKey?: string;
   /** The passphrase-protected private key file, for resume. */
   secretKey?: string;
+  /** The root-only key that signs public-key images (default: sign.key next to the public key). */
+  signingKey?: string;
   /** Read the passphrase from this file instead of asking on the terminal. */
   passphraseFile?: string;
   /** Read the passphrase from this inherited file descriptor. */
@@ -58,6 +61,7 @@ const PARSERS: { [K in keyof Settings]-?: [string, Parser<K>] } = {
   encrypt: ['encrypt', (v) => oneOf(v, ['none', 'passphrase', 'public-key'] as const)],
   publicKey: ['public-key', (v) => v],
   secretKey: ['secret-key', (v) => v],
+  signingKey: ['signing-key', (v) => v],
   passphraseFile: ['passphrase-file', (v) => v],
   passphraseFd: ['passphrase-fd', (v) => parseCount(v, 'a file descriptor number')],
   passphraseTries: ['passphrase-tries', (v) => parseCount(v, 'a number of tries')],

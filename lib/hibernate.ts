@@ -6,11 +6,11 @@
  */
 import { join } from 'node:path';
 import { HiberkitError, SnapshotError } from './errors.js';
-import { assertCanHibernate, mib } from './preflight.js';
+import { assertCanHibernate, mib, swapEncryptionFinding } from './preflight.js';
 import { hibernationTarget, resumeTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { assertMarkable, classifyResumePage } from './image/format.js';
-import { sealForHibernation } from './crypto/image-keys.js';
+import { hibernationSealing, sealForHibernation } from './crypto/image-keys.js';
 import { wipe } from './crypto/keys.js';
 import { acquireLock } from './lock.js';
 import type { Backend, BlockDevice, HibernatePlan, PowerOffMethod, SnapshotDevice } from './backend.js';
@@ -57,8 +57,12 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
   progress(`swap ${target.swap.path} on ${target.blockDevice} (header page ${target.resumePage}), power-off: ${powerOff}`);
 
   // Sealing may ask for a passphrase: do it before anything is opened.
-  const encryption = sealForHibernation(options);
-  if (encryption) progress(`image encrypted (${options.encrypt}, AES-256-GCM)`);
+  const encryption = sealForHibernation(options, backend.paths, progress);
+  if (encryption) {
+    progress(`image encrypted (${hibernationSealing(options, backend.paths)}, AES-256-GCM${encryption.origin ? ', signed' : ''})`);
+    const swap = swapEncryptionFinding(backend);
+    if (!swap.ok) progress(`warning: ${swap.summary}: ${swap.fix}`);
+  }
   let storage: BlockDevice | undefined;
   let device: SnapshotDevice | undefined;
   try {

@@ -41,16 +41,21 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
     if (!marker) return { status: 'no-image', blockDevice: target.blockDevice };
 
     // Only now that there is an image: the key tools are not worth compiling for a boot without one.
-    const { isKeyFailure, unlockerFor } = await import('./crypto/image-keys.js');
+    const { expectedSealing, isKeyFailure, unlockerFor } = await import('./crypto/image-keys.js');
     try {
       progress(`image found on ${target.blockDevice}; loading it`);
       const image = await openImage(
         storage,
         target.resumePage,
         { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
-        // A system set up for encrypted images resumes nothing else: whoever can write the disk
-        // could otherwise put a plain, unauthenticated image in its place.
-        { unlock: unlockerFor(options, progress), requireEncryption: (options.encrypt ?? 'none') !== 'none' },
+        // A system set up for encrypted images (an encrypt setting, or keys: expectedSealing)
+        // resumes nothing else: whoever can write the disk could otherwise put a plain,
+        // unauthenticated image in its place.
+        { unlock: unlockerFor(options, backend.paths, progress), requireEncryption: expectedSealing(options, backend.paths) !== null },
+      );
+      // Only now is the header believed (authenticated, for an encrypted image): an old image put back shows its age here.
+      progress(
+        `image made ${new Date(image.header.createdAtMs).toISOString()} by kernel ${image.header.kernelRelease}${image.header.encrypted ? ', authenticated' : ''}`,
       );
       let device: SnapshotDevice | undefined;
       try {

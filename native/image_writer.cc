@@ -58,6 +58,7 @@ constexpr size_t kHCrc = 4092;
 constexpr uint32_t kFlagLz4 = 1u << 0;
 constexpr uint32_t kFlagPlatformMode = 1u << 1;
 constexpr uint32_t kFlagsSealed = (1u << 2) | (1u << 3);  // encrypted and authenticated, always both
+constexpr uint32_t kFlagSigned = 1u << 4;                   // the security block carries an origin signature
 
 // Security block of an encrypted image's header page.
 constexpr size_t kSKeyBlock = 1024;
@@ -65,6 +66,7 @@ constexpr size_t kSImageId = 1152;
 constexpr size_t kSExtentMapSha256 = 1168;
 constexpr size_t kSOriginalSignature = 1200;
 constexpr size_t kSHeaderMac = 1216;
+constexpr size_t kSOriginSignature = 1232;
 
 // Extent map pages.
 constexpr char kMapMagic[8] = {'H', 'K', 'E', 'X', 'T', 'M', 'A', 'P'};
@@ -166,6 +168,44 @@ Layout LayoutFor(const ImageWriterConfig& config) {
 // ---- I/O (page-aligned buffers, offsets and lengths: O_DIRECT works; writes: write_queue.h)
 
 int Flush(int fd) { return RetryOnEintr([fd] { return fdatasync(fd); }) == 0 ? 0 : errno; }
+
+// One whole page at `offset`; false on an error or a short read.
+bool ReadPage(int fd, uint8_t* page, uint64_t offset) {
+  return RetryOnEintr([&] { return pread(fd, page, kPageSize, static_cast<off_t>(offset)); }) ==
+         static_cast<ssize_t>(kPageSize);
+}
+
+uint32_t GetU32(const uint8_t* at) {
+  uint32_t value;
+  memcpy(&value, at, sizeof(value));
+  return value;
+}
+
+uint64_t GetU64(const uint8_t* at) {
+  uint64_t value;
+  memcpy(&value, at, sizeof(value));
+  return value;
+}
+
+// Zeroes the image header page that the marker on the resume page names, and flushes: once the
+// image is invalidated its key block is gone, so re-marking the page (the marker's CRCs are easy
+// to recompute) cannot bring the image back (docs/image-format.md §6). Only a page that still
+// holds exactly that header is touched: an intact marker, and the named page's content CRC equal
+// to the marker's. Nothing to do (0) when the page is not marked or the header is not there.
+int WipeMarkedHeader(int storage_fd, uint64_t resume_page, uint8_t* scratch) {
+  if (!ReadPage(storage_fd, scratch, resume_page * kPageSize)) return 0;
+  if (memcmp(scratch + kSignatureOffset, kImageSignature, kSignatureBytes) != 0) return 0;
+  const uint32_t marker_crc = GetU32(scratch + kMarkerCrc);
+  PutU32(scratch + kMarkerCrc, 0);
+  if (Crc32c(scratch + kMarkerOffset, kPageSize - kMarkerOffset) != marker_crc) return 0;
+  const uint64_t header_page = GetU64(scratch + kMarkerHeaderPage);
+  const uint32_t header_crc = GetU32(scratch + kMarkerHeaderCrc);
+  if (header_page == resume_page || header_page > UINT64_MAX / kPageSize / 2) return 0;
+  if (!ReadPage(storage_fd, scratch, header_page * kPageSize) || Crc32c(scratch, kHCrc) != header_crc) return 0;
+  memset(scratch, 0, kPageSize);
+  const int error = WriteAll(storage_fd, scratch, kPageSize, header_page * kPageSize);
+  return error != 0 ? error : Flush(storage_fd);
+}
 
 // ---- The writer
 
@@ -354,7 +394,6 @@ class Writer {
     if (error != 0) return error;
     const size_t batch_pages = config_.io_bytes / kPageSize;
     uint32_t map_crc = 0;
-    Sha256 map_sha256;
     for (size_t batch_start = 0; batch_start < count; batch_start += batch_pages) {
       const size_t batch_end = std::min(count, batch_start + batch_pages);
       for (size_t i = batch_start; i < batch_end; i++) {
@@ -363,7 +402,7 @@ class Writer {
         // Bytes 0..4091 only: a page ending with its own CRC32C has the same CRC32C whatever it
         // holds (the residue 0x48674BC7), so whole pages would bind nothing.
         map_crc = Crc32c(page, kMCrc, map_crc);
-        if (cipher_ != nullptr) map_sha256.Update(page, kPageSize);
+        if (cipher_ != nullptr && !cipher_->HashExtentMap(page, kPageSize)) return Fail("hash extent map", EINVAL);
       }
       for (size_t first = batch_start; first < batch_end;) {
         const size_t end = RunEnd(map_placed_, first, batch_end);
@@ -373,7 +412,7 @@ class Writer {
         first = end;
       }
     }
-    if (cipher_ != nullptr) map_sha256.Final(extent_map_sha256_);
+    if (cipher_ != nullptr && !cipher_->FinishExtentMapHash(extent_map_sha256_)) return Fail("hash extent map", EINVAL);
     *first_page = map_placed_[0];
     *pages = count;
     *crc = map_crc;
@@ -402,7 +441,8 @@ class Writer {
     memcpy(page, kHeaderMagic, sizeof(kHeaderMagic));
     PutU32(page + kHVersion, kFormatVersion);
     PutU32(page + kHFlags, (config_.compress ? kFlagLz4 : 0) | (config_.identity.platform_mode ? kFlagPlatformMode : 0) |
-                               (cipher_ != nullptr ? kFlagsSealed : 0));
+                               (cipher_ != nullptr ? kFlagsSealed : 0) |
+                               (cipher_ != nullptr && config_.encryption.signed_origin ? kFlagSigned : 0));
     PutU64(page + kHStreamPages, stream_pages_);
     PutU64(page + kHStoredBytes, stored_bytes_);
     PutU64(page + kHChunkCount, chunk_index_);
@@ -423,6 +463,9 @@ class Writer {
       memcpy(page + kSImageId, config_.encryption.image_id, kImageIdBytes);
       memcpy(page + kSExtentMapSha256, extent_map_sha256_, kSha256Bytes);
       memcpy(page + kSOriginalSignature, config_.original_resume_page + kSignatureOffset, kSignatureBytes);
+      if (config_.encryption.signed_origin) {
+        memcpy(page + kSOriginSignature, config_.encryption.origin_signature, kOriginSignatureBytes);
+      }
       // The MAC covers the whole page with itself and the CRC still zero; the CRC then covers it.
       if (!cipher_->MacHeader(page, kPageSize, page + kSHeaderMac)) return false;
     }
@@ -530,11 +573,16 @@ ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspac
   return Writer(config, workspace, stream_pages, source, allocator, progress).Run();
 }
 
-int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch) {
+int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch,
+                    HeaderWipe header) {
   if (!IsMarkable(original_page)) return EINVAL;
+  // The header first, flushed: a crash between the two writes leaves a marker naming no header
+  // (refused and put back at the next boot), never a swap signature over a header that still opens.
+  const int wipe_error = header == HeaderWipe::kWipe ? WipeMarkedHeader(storage_fd, resume_page, scratch) : 0;
   memcpy(scratch, original_page, kPageSize);
-  const int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
-  return error != 0 ? error : Flush(storage_fd);
+  int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
+  if (error == 0) error = Flush(storage_fd);
+  return error != 0 ? error : wipe_error;
 }
 
 }  // namespace hiberkit

@@ -4,7 +4,7 @@
 // directory or a damaged machine.json; a second hibernate while an image waits (IMAGE_PRESENT,
 // the first one unaffected); the demo's --memory against an existing machine and its temporary
 // directory; keygen and the config file inside the emulated machine's own /etc.
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main } from '../lib/cli.js';
@@ -215,15 +215,20 @@ describe("an emulated machine's own /etc", () => {
 
     expect(await main(['keygen', '--emulate', machine.dir, '--passphrase-file', passphrase])).toBe(0);
     const keys = join(machine.dir, 'etc', 'hiberkit');
-    expect(output.stdout).toContain(`hiberkit: wrote ${join(keys, 'key')} (private, sealed with your passphrase) and ${join(keys, 'key.pub')}\n`);
-    expect(output.stdout).toContain(`\`hiberkit hibernate --emulate ${machine.dir} --encrypt public-key\` seals images to it`);
-    expect(readdirSync(keys).sort()).toEqual(['key', 'key.pub']);
+    const config = join(machine.dir, 'etc', 'hiberkit.conf');
+    expect(output.stdout).toContain(
+      `hiberkit: wrote ${join(keys, 'key')} (private, sealed with your passphrase), ${join(keys, 'key.pub')} and ${join(keys, 'sign.key')}`,
+    );
+    expect(output.stdout).toContain(`hiberkit: set encrypt = public-key in ${config}: resume refuses plain images from now on\n`);
+    expect(output.stdout).toContain(`\`hiberkit hibernate --emulate ${machine.dir}\` seals images to it`);
+    expect(readdirSync(keys).sort()).toEqual(['key', 'key.pub', 'sign.key']);
+    expect(readFileSync(config, 'utf8')).toBe('encrypt = public-key\n');
     expect(hostKeys()).toBe(host);
 
-    writeFileSync(join(machine.dir, 'etc', 'hiberkit.conf'), 'encrypt = public-key\ncompress = none\n');
+    appendFileSync(config, 'compress = none\n');
     const hibernating = main(['hibernate', '--emulate', machine.dir]);
     await machine.switchedOff(hibernating);
-    expect(output.stdout).toContain('hiberkit: image encrypted (public-key, AES-256-GCM)\n');
+    expect(output.stdout).toContain('hiberkit: image encrypted (public-key, AES-256-GCM, signed)\n');
     expect(await inspectJson(output, machine.dir)).toMatchObject({ present: true, compression: 'none', encrypted: true, keyKind: 'public-key' });
     expect(await main(['resume', '--emulate', machine.dir, '--passphrase-file', passphrase])).toBe(0);
     expect(await hibernating).toBe(0);

@@ -16,9 +16,24 @@ import {
   parseMajorMinor,
   parseProcSwaps,
   parseUevent,
+  stackedOnDmCrypt,
   unescapeProcPath,
 } from '../lib/native/system-info.js';
 import { hibernationDisabledByCommandLine, parseCommandLine } from '../lib/kernel-cmdline.js';
+
+describe('is a block device encrypted below it (dm-crypt)? (issue #10: swap that leaks memory in clear)', () => {
+  // A small sysfs: dm-0 is a LUKS mapping of vda2, dm-1 an LVM volume on dm-0, dm-2 an LVM volume on vda3.
+  const sysfs: Record<string, string> = { 'dm-0/dm/uuid': 'CRYPT-LUKS2-0123-cryptswap\n', 'dm-1/dm/uuid': 'LVM-abc\n', 'dm-2/dm/uuid': 'LVM-def\n' };
+  const slaves: Record<string, string[]> = { 'dm-0/slaves': ['vda2'], 'dm-1/slaves': ['dm-0'], 'dm-2/slaves': ['vda3'] };
+  const encrypted = (name: string) => stackedOnDmCrypt(name, (file) => sysfs[file] ?? null, (dir) => slaves[dir] ?? []);
+
+  it('a dm-crypt mapping, or a volume stacked on one, is; a plain partition or a volume on one is not', () => {
+    expect(encrypted('dm-0')).toBe(true);
+    expect(encrypted('dm-1')).toBe(true);
+    expect(encrypted('dm-2')).toBe(false);
+    expect(encrypted('vda2')).toBe(false);
+  });
+});
 
 describe('/proc/swaps', () => {
   const sample = [

@@ -8,6 +8,7 @@ import { NativeBlockDevice } from './block-device.js';
 import { createNativeCriticalSection } from './critical-section.js';
 import { NativeSnapshotDevice } from './snapshot-device.js';
 import { NativeSystemInfo } from './system-info.js';
+import { machinePaths } from '../machine-paths.js';
 
 interface NativeBackendOptions {
   /** Path of the snapshot device (default /dev/snapshot). */
@@ -30,5 +31,6 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
     },
     criticalSection: createNativeCriticalSection(native),
     runDirectory: '/run',
+    paths: machinePaths(),
   };
 }

@@ -200,8 +200,10 @@ export interface NativeImageEncryption {
   headerKey: Uint8Array;
   /** 128 bytes: the data key sealed for its recipient, stored in the header as is. */
   keyBlock: Uint8Array;
-  /** 16 random bytes. */
+  /** 16 random bytes (the signed ones of a signed image). */
   imageId: Uint8Array;
+  /** 64 bytes: the origin signature over imageId and keyBlock; null for an unsigned image. */
+  originSignature: Uint8Array | null;
 }
 
 /** What the addon exports on a platform it does not support (native/unsupported.cc). */

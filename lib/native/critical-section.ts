@@ -12,6 +12,7 @@ import { constants as osConstants } from 'node:os';
 import type { BlockDevice, CriticalSection, HibernateOutcome, HibernatePlan, RestoreOutcome, RestorePlan, SnapshotDevice } from '../backend.js';
 import { errnoCode, HiberkitError, SnapshotError } from '../errors.js';
 import { imageKeysFor, wipeImageKeys } from '../image/security.js';
+import { wipe } from '../crypto/keys.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import type { NativeBinding, NativeCriticalResult, NativeKillPoint } from './binding.js';
 import { NativeBlockDevice } from './block-device.js';
@@ -46,6 +47,9 @@ export function createNativeCriticalSection(binding: NativeBinding, options: Nat
       const maxStoredPages = Math.max(1, Math.floor(device.availableSwapSize() / PAGE_SIZE));
       // Derived (and checked) before the device is handed over; wiped as soon as the addon has copied them.
       const encryption = plan.encryption ? imageKeysFor(plan.encryption) : undefined;
+      // The data key itself is not needed past this point: wiped now, it cannot end up in the
+      // image, which is a copy of this process's memory too.
+      if (plan.encryption) wipe(plan.encryption.dataKey);
       let pending: Promise<NativeCriticalResult>;
       try {
         pending = run({

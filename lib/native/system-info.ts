@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync, realpathSync, openSync, readSync, closeSync } from 'node:fs';
 import { freemem, hostname, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 
 import type { HibernationSupport, SwapArea, SystemInfo } from '../backend.js';
 import { HiberkitError } from '../errors.js';
@@ -15,6 +16,18 @@ import type { NativeBinding } from './binding.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pure parsers
+
+/**
+ * Whether block device `name` (as in /sys/class/block) is a dm-crypt mapping or stacked on one:
+ * dm devices say what they are in dm/uuid (`CRYPT-…` for dm-crypt, `LVM-…` for a logical
+ * volume), and name what they sit on in slaves/. A partition is looked at through its disk.
+ * `read` and `list` read sysfs relative to /sys/class/block (null, [] when absent).
+ */
+export function stackedOnDmCrypt(name: string, read: (file: string) => string | null, list: (dir: string) => string[], depth = 0): boolean {
+  if (depth > 8) return false;
+  if (read(`${name}/dm/uuid`)?.startsWith('CRYPT-')) return true;
+  return list(`${name}/slaves`).some((slave) => stackedOnDmCrypt(slave, read, list, depth + 1));
+}
 
 /** One line of /proc/swaps, before the device facts are looked up. */
 type ProcSwapsEntry = Pick<SwapArea, 'path' | 'type' | 'sizeBytes' | 'usedBytes' | 'priority'>;
@@ -209,6 +222,28 @@ export class NativeSystemInfo implements SystemInfo {
   swapFileOffset(path: string): { blockDevice: string; offsetPages: number } {
     const { blockDevice, offsetPages } = this.#swapFileLocation(path);
     return { blockDevice, offsetPages };
+  }
+
+  isEncryptedBlockDevice(path: string): boolean {
+    let name: string;
+    try {
+      name = realpathSync(path).replace(/^\/dev\//, '');
+    } catch {
+      return false;
+    }
+    return stackedOnDmCrypt(name, (file) => {
+      try {
+        return readFileSync(join('/sys/class/block', file), 'utf8');
+      } catch {
+        return null;
+      }
+    }, (dir) => {
+      try {
+        return readdirSync(join('/sys/class/block', dir));
+      } catch {
+        return [];
+      }
+    });
   }
 
   memoryBytes(): number {

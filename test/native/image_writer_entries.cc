@@ -101,7 +101,15 @@ bool GetFixedBytes(Napi::Env env, const char* fn, Napi::Object object, const cha
   return true;
 }
 
-// params.encryption, when present: {chunkKey, headerKey, keyBlock, imageId} (lib/native/binding.ts).
+// keys.originSignature: absent or null for an unsigned image, else 64 bytes.
+bool GetOriginSignature(Napi::Env env, const char* fn, Napi::Object keys, ImageEncryptionConfig* out) {
+  Napi::Value value = keys.Get("originSignature");
+  out->signed_origin = !value.IsUndefined() && !value.IsNull();
+  return !out->signed_origin ||
+         GetFixedBytes(env, fn, keys, "originSignature", out->origin_signature, sizeof(out->origin_signature));
+}
+
+// params.encryption, when present: {chunkKey, headerKey, keyBlock, imageId, originSignature?} (test/native-test-binding.ts).
 bool GetEncryption(Napi::Env env, Napi::Object params, ImageEncryptionConfig* out) {
   const char* fn = "writeImageFromBuffer";
   Napi::Value value = params.Get("encryption");
@@ -112,7 +120,8 @@ bool GetEncryption(Napi::Env env, Napi::Object params, ImageEncryptionConfig* ou
   return GetFixedBytes(env, fn, keys, "chunkKey", out->chunk_key, sizeof(out->chunk_key)) &&
          GetFixedBytes(env, fn, keys, "headerKey", out->header_key, sizeof(out->header_key)) &&
          GetFixedBytes(env, fn, keys, "keyBlock", out->key_block, sizeof(out->key_block)) &&
-         GetFixedBytes(env, fn, keys, "imageId", out->image_id, sizeof(out->image_id));
+         GetFixedBytes(env, fn, keys, "imageId", out->image_id, sizeof(out->image_id)) &&
+         GetOriginSignature(env, fn, keys, out);
 }
 
 bool GetIdentityString(Napi::Env env, Napi::Object identity, const char* name, char (&field)[kIdentityFieldBytes]) {
@@ -368,9 +377,7 @@ Napi::Value ImageCipherTraceChildJs(const Napi::CallbackInfo& info) {
     ImageCipher late;  // its destructor never runs: the child leaves with _exit
     ImageCipher& cipher = init_in_child && late.Init(chunk_key, header_key) == 0 ? late : prepared;
     bool ok = SealChunks(cipher, 0, aad, sizeof(aad), data, bytes, static_cast<size_t>(chunk_bytes), tags.data());
-    Sha256 sha;
-    sha.Update(data, bytes);
-    sha.Final(digest);
+    ok = ok && cipher.HashExtentMap(data, bytes) && cipher.FinishExtentMapHash(digest);
     ok = ok && cipher.MacHeader(data, std::min(bytes, kPageSize), tags.data() + chunks * kAeadTagBytes);
     muntrace();
     _exit(ok ? 0 : 1);
