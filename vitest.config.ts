@@ -11,6 +11,9 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/vm/**'],
           testTimeout: 60_000,
+          // scrypt at a test-only lower cost (lib/crypto/keys.ts scryptCost): the default, N = 2^18,
+          // takes about a second per passphrase; test/crypto-keys.test.ts exercises it.
+          env: { HIBERKIT_TEST_SCRYPT_LOG_N: '14' },
         },
       },
       {

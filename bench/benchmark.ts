@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus as hostCpus } from 'node:os';
-import { REPO_ROOT } from '../test/vm/paths.js';
+import { REPO_ROOT } from '../vm/paths.js';
 import type { Workload } from './contenders.js';
 import { runCycle } from './cycle.js';
 import { measureEmulator, type EmulatorFigures } from './emulator.js';

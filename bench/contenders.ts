@@ -1,6 +1,6 @@
 /**
  * What `npm run bench` compares: the kernel's own hibernation and hiberkit, each with and without
- * compression, on the same VM and the same memory load (test/vm/guest/scenarios/bench-cycle.sh).
+ * compression, on the same VM and the same memory load (vm/guest/scenarios/bench-cycle.sh).
  */
 
 export type Method = 'kernel' | 'hiberkit';

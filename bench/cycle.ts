@@ -1,10 +1,10 @@
 /**
  * One contender's cycle: boot 1 fills memory and hibernates onto a fresh swap disk, boot 2
- * resumes it (test/vm/guest/scenarios/bench-cycle.sh); then the figures of both consoles.
+ * resumes it (vm/guest/scenarios/bench-cycle.sh); then the figures of both consoles.
  */
 import { rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createDisk, describeBoot } from '../test/vm/vm.js';
+import { createDisk, describeBoot } from '../vm/vm.js';
 import type { Contender, Workload } from './contenders.js';
 import { cycleFigures, type CycleFigures } from './figures.js';
 import type { BenchVm } from './vm.js';
@@ -12,7 +12,7 @@ import type { BenchVm } from './vm.js';
 /** Generous: a full-size cycle takes well under a minute per boot. */
 const BOOT_TIMEOUT_MS = 600_000;
 
-export class CycleError extends Error {}
+class CycleError extends Error {}
 
 export async function runCycle(vm: BenchVm, contender: Contender, workload: Workload, cpus: number, run: number): Promise<CycleFigures> {
   // Sparse and empty: what boot 1 allocates in it is what it wrote. One per process, so a CI run

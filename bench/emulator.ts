@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openEmulatedMachine } from '../emulator/index.js';
+import { createEmulatedMachine, openEmulatedMachine } from '../emulator/index.js';
 import { hibernate } from '../lib/hibernate.js';
 import { inspect } from '../lib/inspect.js';
 import { resume } from '../lib/resume.js';
@@ -26,15 +26,14 @@ export interface EmulatorFigures {
   mibPerSecond: number;
 }
 
-export class EmulatorRunError extends Error {}
+class EmulatorRunError extends Error {}
 
 export async function measureEmulator(memoryMiB: number): Promise<EmulatorFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-bench-emulator-'));
   try {
     const memoryBytes = memoryMiB * MIB;
-    const first = openEmulatedMachine(dir, {
-      config: { memoryBytes, swaps: [{ type: 'partition', device: '/dev/vda', sizeBytes: memoryBytes }] },
-    });
+    createEmulatedMachine(dir, { config: { memoryBytes, swaps: [{ type: 'partition', device: '/dev/vda', sizeBytes: memoryBytes }] } });
+    const first = openEmulatedMachine(dir);
     const hibernateStarted = performance.now();
     const hibernating = hibernate({ backend: first.backend, compress: 'lz4' });
     await first.switchedOff(hibernating);

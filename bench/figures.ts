@@ -10,7 +10,8 @@
  * resume from its `resume-start` stamp to the `resumed` stamp the boot-1 script prints once its
  * hibernate command has returned in the restored system.
  */
-import { payloadsOf, type BootResult } from '../test/vm/vm.js';
+import { repoRelative } from '../vm/paths.js';
+import { payloadsOf, type BootResult } from '../vm/vm.js';
 import type { Contender, Method, Workload } from './contenders.js';
 import { BenchParseError, ConsoleTimeline, kernelTimeMs, stampTimeMs, type TimelineEvent } from './timeline.js';
 
@@ -23,7 +24,7 @@ export interface Phase {
 }
 
 /** One interval timed twice: by host arrival times, and by a clock of the guest. */
-export interface CrossCheck {
+interface CrossCheck {
   name: string;
   hostMs: number;
   guestMs: number;
@@ -62,6 +63,7 @@ export interface CycleFigures {
    * well above that, other work competed with it and the run is slower than it should be.
    */
   hostLoad: number;
+  /** The two boots' console logs, relative to the repository (under .cache/vm/logs/). */
   logs: string[];
 }
 
@@ -181,7 +183,7 @@ interface SwapReport {
   randomBytes?: number;
 }
 
-export interface CycleContext {
+interface CycleContext {
   contender: Contender;
   workload: Workload;
   cpus: number;
@@ -234,7 +236,7 @@ export function cycleFigures(context: CycleContext, first: BootResult, second: B
     checks,
     notes: [...hibernate.notes, ...resume.notes],
     hostLoad: context.hostLoad,
-    logs: [first.logPath, second.logPath],
+    logs: [repoRelative(first.logPath), repoRelative(second.logPath)],
   };
 }
 

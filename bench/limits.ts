@@ -1,17 +1,18 @@
 /**
- * What the VM itself allows (test/vm/guest/scenarios/bench-limits.ts): the raw disk with
+ * What the VM itself allows (vm/guest/scenarios/bench-limits.ts): the raw disk with
  * O_DIRECT 1 MiB requests for given byte counts, the codecs' speed on the benchmark's text, and
  * the cost of one SNAPSHOT_ALLOC_SWAP_PAGE. One boot, same VM configuration as the contenders.
  */
 import { rmSync } from 'node:fs';
-import { createDisk, describeBoot, payloadsOf } from '../test/vm/vm.js';
+import { repoRelative } from '../vm/paths.js';
+import { createDisk, describeBoot, payloadsOf } from '../vm/vm.js';
 import type { Workload } from './contenders.js';
 import { median } from './stats.js';
 import type { BenchVm } from './vm.js';
 
 const MIB = 1 << 20;
 
-export interface RawDeviceFigures {
+interface RawDeviceFigures {
   bytes: number;
   writeMs: number;
   readMs: number;
@@ -31,6 +32,7 @@ export interface VmLimits {
   allocSwapPageUs: number;
   /** Warm start-up in the guest: `node -e 0`, and `hiberkit --help` (the CLI's whole module graph). */
   startup: { nodeMs: number; cliMs: number };
+  /** The boot's console log, relative to the repository. */
   log: string;
 }
 
@@ -59,7 +61,7 @@ interface StartupReport {
 }
 type LimitsReport = RawReport | CodecReport | AllocReport | StartupReport;
 
-export class LimitsError extends Error {}
+class LimitsError extends Error {}
 
 const mibPerSecond = (bytes: number, ms: number): number => bytes / MIB / (ms / 1000);
 
@@ -99,7 +101,7 @@ export async function measureLimits(vm: BenchVm, byteCounts: number[], reps: num
       },
       allocSwapPageUs: (alloc.ms * 1000) / alloc.pages,
       startup: { nodeMs: startup.nodeMs, cliMs: startup.cliMs },
-      log: boot.logPath,
+      log: repoRelative(boot.logPath),
     };
   } finally {
     rmSync(disk, { force: true });

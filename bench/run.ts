@@ -1,12 +1,12 @@
 /**
  * `npm run bench`: boots the test VM for every contender, prints the table of medians, and
- * writes bench/results/latest.json and latest.svg plus dated copies. A --short run writes
+ * writes bench/results/latest.json and latest.svg (git keeps the earlier ones). A --short run writes
  * short.json and short.svg under .cache/vm/bench/ instead: a quick check never replaces the
  * committed figures. See bench/README.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE_DIR, REPO_ROOT } from '../test/vm/paths.js';
+import { CACHE_DIR, REPO_ROOT } from '../vm/paths.js';
 import { runBenchmark, type BenchReport } from './benchmark.js';
 import { renderChart } from './chart.js';
 import { parseBenchOptions, USAGE, UsageError } from './options.js';
@@ -24,16 +24,12 @@ function writeResults(report: BenchReport): string[] {
     `Hibernate and resume, median seconds by phase (${mainCpus} vCPU, ${report.workload.memMB} MB, ${report.workload.textMiB + report.workload.randomMiB} MiB in tmpfs)`,
   );
   const json = `${JSON.stringify(report, null, 2)}\n`;
-  const stems = report.short ? ['short'] : ['latest', report.startedAt.slice(0, 10)];
-  const written: string[] = [];
-  for (const stem of stems) {
-    for (const [extension, content] of [['json', json], ['svg', chart]] as const) {
-      const path = join(dir, `${stem}.${extension}`);
-      writeFileSync(path, content);
-      written.push(path);
-    }
-  }
-  return written;
+  const stem = report.short ? 'short' : 'latest';
+  return ([['json', json], ['svg', chart]] as const).map(([extension, content]) => {
+    const path = join(dir, `${stem}.${extension}`);
+    writeFileSync(path, content);
+    return path;
+  });
 }
 
 async function main(argv: string[]): Promise<number> {

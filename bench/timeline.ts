@@ -6,7 +6,7 @@
  * between arrivals are the guest's intervals. The kernel's own timestamps ("[    7.519686] …")
  * and the tools' own figures serve as cross-checks within one boot.
  */
-import type { BootResult } from '../test/vm/vm.js';
+import type { BootResult } from '../vm/vm.js';
 
 export interface TimelineEvent {
   /** Index of the line in the log (0-based). */

@@ -1,5 +1,5 @@
 /**
- * The benchmark's VM: the test VM (test/vm/), booted from a private name of its initramfs.
+ * The benchmark's VM: the test VM (vm/), booted from a private name of its initramfs.
  *
  * A benchmark runs for half an hour. Meanwhile any VM test started from a changed tree builds a
  * new initramfs and deletes the older archives, which would pull the file out from under every
@@ -8,9 +8,9 @@
  */
 import { linkSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE_DIR } from '../test/vm/paths.js';
-import { runQemu, type BootOptions, type BootResult } from '../test/vm/qemu.js';
-import { prepareVm } from '../test/vm/vm.js';
+import { CACHE_DIR } from '../vm/paths.js';
+import { runQemu, type BootOptions, type BootResult } from '../vm/qemu.js';
+import { prepareVm } from '../vm/vm.js';
 
 export interface BenchVm {
   kernelRelease: string;

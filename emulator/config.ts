@@ -5,12 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { encodeDev } from '../lib/ioctls.js';
+import { seabiosE820 } from './e820.js';
 import { resolveProfile, type KernelProfile, type ProfileName } from './profile.js';
 import type { MemoryUsage } from './ram.js';
 
 const MIB = 1 << 20;
 /** virtio-blk's (dynamic) block major, as in the test VM (/dev/vda is 254:0). */
-export const VIRTIO_BLK_MAJOR = 254;
+const VIRTIO_BLK_MAJOR = 254;
 /** Each virtio disk gets 16 minors (the disk and its partitions). */
 const MINORS_PER_DISK = 16;
 
@@ -54,7 +55,7 @@ export type SwapConfig = SwapPartitionConfig | SwapFileConfig;
 export interface ProcessConfig {
   pid: number;
   name: string;
-  /** Stuck in uninterruptible sleep: FREEZE fails with EBUSY while it exists (spec §7.1). */
+  /** Stuck in uninterruptible sleep: FREEZE fails with EBUSY while it exists (docs/snapshot-device.md §7.1). */
   refusesFreeze?: boolean;
 }
 
@@ -89,6 +90,9 @@ export type MachineConfigInput = Partial<Omit<MachineConfig, 'kernel' | 'usage'>
   usage?: Partial<MemoryUsage>;
 };
 
+/** mkswap refuses a smaller area. */
+const MIN_SWAP_PAGES = 10;
+
 const DEFAULT_USAGE: MemoryUsage = { anon: 0.3, cache: 0.3, zero: 0.15 };
 
 const DEFAULT_PROCESSES: ProcessConfig[] = [
@@ -122,7 +126,7 @@ export function normalizeConfig(input: MachineConfigInput = {}): MachineConfig {
     root: input.root ?? true,
     processes: input.processes ?? DEFAULT_PROCESSES,
   };
-  validate(config);
+  validateConfig(config);
   return config;
 }
 
@@ -137,7 +141,20 @@ function diskIndex(device: string): number {
   return match[1]!.charCodeAt(0) - 'a'.charCodeAt(0);
 }
 
-function validate(config: MachineConfig): void {
+/** Throws a RangeError naming the first thing wrong with a complete configuration (as machine.json holds it). */
+export function validateConfig(config: MachineConfig): void {
+  if (typeof config !== 'object' || config === null) throw new RangeError('not a machine configuration (an object)');
+  for (const field of ['memoryBytes', 'seed'] as const) {
+    if (!Number.isSafeInteger(config[field])) throw new RangeError(`${field} must be an integer`);
+  }
+  for (const field of ['disks', 'swaps', 'cmdline', 'processes'] as const) {
+    if (!Array.isArray(config[field])) throw new RangeError(`${field} must be a list`);
+  }
+  if (typeof config.kernel !== 'object' || config.kernel === null || typeof config.usage !== 'object' || config.usage === null) {
+    throw new RangeError('kernel and usage must be objects');
+  }
+  // The emulated firmware's memory map refuses a size it cannot lay out.
+  seabiosE820(config.memoryBytes);
   const devices = new Set<string>();
   for (const disk of config.disks) {
     diskIndex(disk.device);
@@ -146,7 +163,9 @@ function validate(config: MachineConfig): void {
     devices.add(disk.device);
   }
   for (const swap of config.swaps) {
-    if (swap.sizeBytes % 4096 !== 0) throw new RangeError(`swap on ${swap.device}: size must be a multiple of 4096`);
+    if (swap.sizeBytes % 4096 !== 0 || swap.sizeBytes < MIN_SWAP_PAGES * 4096) {
+      throw new RangeError(`swap on ${swap.device}: size must be a multiple of 4096, at least ${MIN_SWAP_PAGES * 4} KiB (mkswap's minimum)`);
+    }
     if ((swap.usedBytes ?? 0) % 4096 !== 0 || (swap.usedBytes ?? 0) >= swap.sizeBytes - 4096) {
       throw new RangeError(`swap on ${swap.device}: usedBytes must be a multiple of 4096 and leave free pages`);
     }

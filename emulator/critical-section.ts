@@ -1,7 +1,7 @@
 /**
  * The emulated critical section: what the native forked child does (native/critical_child.cc),
  * as TypeScript steps against the emulated device, in the same order and with the same failure
- * handling (spec §8):
+ * handling (docs/snapshot-device.md §8):
  *
  *   hibernate: [PLATFORM_SUPPORT] → FREEZE → CREATE_IMAGE (ENOMEM: FREE, image size 0, once
  *   more) → GET_IMAGE_SIZE → read the stream in batches into the image writer → power off.
@@ -25,6 +25,11 @@ import { EmulatedSnapshotDevice } from './snapshot-device.js';
 
 /** Pages per readv: UIO_MAXIOV one-page segments, as the native child reads. */
 const READ_BATCH_PAGES = 1024;
+
+/** The machine booted on without this process's image: nothing will ever resume it. */
+function sessionLost(reason: string): HiberkitError {
+  return new HiberkitError('SESSION_LOST', `the emulated machine was not resumed from this image (${reason}): this hibernated session is gone, and the machine runs a fresh boot`);
+}
 
 /** A failure of one named step of the sequence. */
 class StageFailure extends Error {
@@ -105,13 +110,14 @@ export class EmulatedCriticalSection implements CriticalSection {
       return failed(err, this.#undoWithImage(device, plan, restoreImageSize));
     }
 
-    const outcome = booted.session ? await booted.session.outcome : 'lost';
-    if (outcome === 'lost') {
-      return {
-        kind: 'failed',
-        stage: 'power-off',
-        error: new HiberkitError('SESSION_LOST', 'the emulated machine booted again without resuming this image: the hibernated session is gone'),
-      };
+    const { session } = booted;
+    if (!session) return { kind: 'failed', stage: 'power-off', error: sessionLost('the machine was switched off without an image') };
+    const dir = this.#machine.dir;
+    progress(
+      `the emulated machine in ${dir} is off; its image waits for the next boot. Resume it with \`hiberkit resume --emulate ${dir}\` from another shell (or drop it with \`hiberkit discard --emulate ${dir}\`): this hibernation continues then`,
+    );
+    if ((await session.outcome) === 'lost') {
+      return { kind: 'failed', stage: 'power-off', error: sessionLost(this.#machine.sessions()[session.id]?.reason ?? 'it was lost') };
     }
     return finishResumed(device, restoreImageSize, progress);
   }
@@ -126,7 +132,7 @@ export class EmulatedCriticalSection implements CriticalSection {
     }
     try {
       // Before jumping: if the restore fails or the restored system crashes early, the next boot
-      // must not try the same image again (spec §8.2.7).
+      // must not try the same image again (docs/snapshot-device.md §8.2 step 7).
       step('invalidate', () => invalidateImage(plan.storage, plan.resumePage, plan.originalResumePage));
       if (plan.platformMode) step('platform-support', () => device.setPlatformSupport(true));
       step('atomic-restore', () => device.atomicRestore());
@@ -177,7 +183,7 @@ export class EmulatedCriticalSection implements CriticalSection {
     try {
       if (plan.powerOff === 'platform') {
         device.powerOff();
-        // With platform support on, success never returns (spec §2.3).
+        // With platform support on, success never returns (docs/snapshot-device.md §2.3).
         throw SnapshotError.fromErrno(ERRNO.EINVAL, 'ioctl', { ioctl: 'SNAPSHOT_POWER_OFF', path: device.path });
       }
       const errno = this.#machine.kernel.reboot(plan.powerOff === 'reboot' ? 'restart' : 'power-off');
@@ -191,7 +197,7 @@ export class EmulatedCriticalSection implements CriticalSection {
 
   /**
    * After CREATE_IMAGE returned 1. The image on disk goes FIRST: thawing with a valid image there
-   * would let a later boot resume it over a file system that has moved on (spec §8.1.10). Returns
+   * would let a later boot resume it over a file system that has moved on (docs/snapshot-device.md §8.1 step 10). Returns
    * the error of a failed invalidation, the one case where the machine is left in danger.
    */
   #undoWithImage(device: EmulatedSnapshotDevice, plan: HibernatePlan, restoreImageSize: () => void): Error | null {

@@ -2,8 +2,9 @@
  * Emulated block devices: each disk (/dev/vda, …) is a sparse image file in the state
  * directory. `EmulatedBlockDevice` is the BlockDevice a caller opens on one, with the rules of
  * a real block device that matter to hiberkit: O_DIRECT alignment, ENOSPC at the end, ETXTBSY for
- * writes to an active swap partition unless /dev/snapshot has selected it (BFOPS), and the fault
- * hooks for failed writes and flushes and for the power going out between two writes.
+ * writes to an active swap partition unless /dev/snapshot has selected it (docs/snapshot-device.md
+ * §2.3), and the fault hooks for failed writes and flushes and for the power going out between two
+ * writes.
  */
 import { closeSync, ftruncateSync, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,7 +79,7 @@ export class DiskSet {
 }
 
 /** What a block device asks of the running kernel on each I/O. */
-export interface BlockDeviceKernel {
+interface BlockDeviceKernel {
   assertAlive(): void;
   /** 0, or ETXTBSY when writing to `dev` is refused (active swap partition not selected by /dev/snapshot). */
   writeRefusal(dev: number): number;
@@ -93,6 +94,8 @@ export interface BlockDeviceKernel {
   writeCacheIsVolatile(): boolean;
   /** The power is gone: the boot ends here. */
   losePower(): never;
+  /** Called before each write; what it returns is called once the write is on the disk. */
+  watchWrite(position: number, length: number): (() => void) | null;
 }
 
 /** What a write not yet flushed replaced, so that a power loss can take it back. */
@@ -146,7 +149,9 @@ export class EmulatedBlockDevice implements BlockDevice {
       readSync(fd, before, 0, length, position);
       this.#unflushed.push({ position, before });
     }
+    const afterWrite = this.#kernel.watchWrite(position, length);
     const written = writeSync(fd, buf, 0, length, position);
+    afterWrite?.();
     if (this.#kernel.powerFailsAfterWrite()) {
       this.#dropUnflushed(fd);
       this.#kernel.losePower();

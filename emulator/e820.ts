@@ -2,21 +2,21 @@
  * The physical memory map of the emulated x86_64 machine: the firmware's e820 table (as QEMU's
  * SeaBIOS reports it), the page frames the kernel treats as present, and the two numbers the
  * hibernation header carries about them: `num_physpages` and the CRC32 of the e820 table
- * (spec §5.2, §5.3).
+ * (docs/snapshot-device.md §5.2, §5.3).
  */
 import { PAGE_SIZE } from '../lib/ioctls.js';
 
-export const E820_RAM = 1;
-export const E820_RESERVED = 2;
+const E820_RAM = 1;
+const E820_RESERVED = 2;
 
-export interface E820Entry {
+interface E820Entry {
   addr: number;
   size: number;
   type: number;
 }
 
 /** A run of present page frames [start, end). */
-export interface PfnRange {
+interface PfnRange {
   start: number;
   end: number;
 }

@@ -17,7 +17,7 @@ export interface FaultPlan {
   createImageEnomemOnce?: boolean;
   /**
    * A wakeup event arrives at the last moment of the next CREATE_IMAGE (once): the kernel skips
-   * the snapshot yet returns success, storing 0 — as after a restore (spec §2.3).
+   * the snapshot yet returns success, storing 0 — as after a restore (docs/snapshot-device.md §2.3).
    */
   wakeupDuringSnapshotOnce?: boolean;
   /** Powering off comes back: POWER_OFF fails with EAGAIN (a wakeup event) and reboot(2) returns. */

@@ -1,5 +1,5 @@
 /**
- * The process freezer (spec §7): SNAPSHOT_FREEZE freezes every user-space thread except the one
+ * The process freezer (docs/snapshot-device.md §7): SNAPSHOT_FREEZE freezes every user-space thread except the one
  * calling it (marked PF_SUSPEND_TASK), CREATE_IMAGE additionally freezes kernel threads, and a
  * thaw is expected on the thread that froze. Threads are identified by the number the caller
  * says it runs on (`EmulatedMachine.currentThread`); thawing from another thread is recorded as

@@ -1,5 +1,5 @@
 /**
- * The snapshot image stream exactly as /dev/snapshot delivers and accepts it (spec §5):
+ * The snapshot image stream exactly as /dev/snapshot delivers and accepts it (docs/snapshot-device.md §5):
  *
  *   page 0          struct swsusp_info, with the x86 restore record overlaid at offset 0
  *   pages 1..M      metadata: 64-bit PFNs, 512 per page, bit 63 = "zero page, no data"
@@ -116,7 +116,7 @@ export function encodeMetadataPage(entries: readonly MetadataEntry[]): Uint8Arra
  * The raw 64-bit entries of a metadata page up to BM_END_OF_MAP: what `unpack_orig_pfns` walks.
  * Kept raw because only the loader knows (from its kernel profile) what bit 63 means.
  */
-export function metadataWords(page: Uint8Array): bigint[] {
+function metadataWords(page: Uint8Array): bigint[] {
   const view = new DataView(page.buffer, page.byteOffset, PAGE_SIZE);
   const words: bigint[] = [];
   for (let i = 0; i < PFNS_PER_METADATA_PAGE; i++) {
@@ -213,7 +213,7 @@ export class StreamReader {
 }
 
 /** What the restore kernel checks an incoming header against. */
-export interface RestoreTarget {
+interface RestoreTarget {
   map: MemoryMap;
   /** Zero pages in metadata are understood (6.6+); older kernels see bit 63 as an invalid PFN. */
   zeroPages: boolean;

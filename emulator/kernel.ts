@@ -1,5 +1,5 @@
 /**
- * The global state of the emulated kernel during one boot (spec §1, "Global kernel state the
+ * The global state of the emulated kernel during one boot (docs/snapshot-device.md §1, "Global kernel state the
  * emulator must also model"): image_size, the resume device, the swap areas and the slots handed
  * out from them, the freezer, the transition mutex, and the operations of kernel/power/ that
  * /dev/snapshot calls into (snapshot, restore, platform power-off, suspend to RAM, reboot).
@@ -10,6 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ERRNO, HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
+import { hibernationDisabledByCommandLine } from '../lib/kernel-cmdline.js';
 import type { MachineConfig } from './config.js';
 import type { MemoryMap } from './e820.js';
 import type { Faults } from './faults.js';
@@ -39,7 +40,7 @@ export interface KernelVars {
 /** How a boot can end from inside the kernel. */
 export type BootExit = 'platform' | 'power-off' | 'restart';
 
-export interface KernelHooks {
+interface KernelHooks {
   /** `hibernate_acquire()`: take the single-open slot of /dev/snapshot (shared by every process on the machine). */
   acquireSnapshotDevice(): boolean;
   releaseSnapshotDevice(): void;
@@ -53,10 +54,6 @@ export interface KernelHooks {
   deviceNumber(spec: string): number;
 }
 
-/** `nohibernate`, or `hibernate=no…` other than `noresume` / `nocompress` (spec §8.3). */
-export function hibernationDisabledOnCommandLine(cmdline: readonly string[]): boolean {
-  return cmdline.some((word) => word === 'nohibernate' || (/^hibernate=no/.test(word) && word !== 'hibernate=noresume' && word !== 'hibernate=nocompress'));
-}
 
 /** open(2) access modes of /dev/snapshot, including O_RDWR and the "ioctl only" mode 3. */
 export type AccessMode = 'read-only' | 'write-only' | 'read-write' | 'ioctl-only';
@@ -73,12 +70,11 @@ export class EmulatedKernel {
   readonly #hooks: KernelHooks;
   /** Credentials of the calling process: CAP_SYS_ADMIN and CAP_SYS_BOOT in the initial namespace. */
   root: boolean;
-  /** The thread the next calls come from (for the same-thread rule, spec §7.3). */
+  /** The thread the next calls come from (for the same-thread rule, docs/snapshot-device.md §7.3). */
   currentThread = 1;
   /** Who else holds system_transition_mutex right now (another thread's ioctl, a sysfs write), if anyone. */
   transitionMutexHolder: string | null = null;
   syncCount = 0;
-  memoryLocked = false;
   /** Things a real kernel would WARN about or that would corrupt it: the emulator's protocol checker. */
   readonly violations: string[] = [];
   /** The /dev/snapshot file open in this process, if any. */
@@ -110,9 +106,12 @@ export class EmulatedKernel {
     this.violations.push(violation);
   }
 
-  /** `hibernation_available()`: no nohibernate / hibernate=no…, no lockdown, no secret memory (spec §8.3). */
+  /**
+   * `hibernation_available()`: no nohibernate / hibernate=no…, no lockdown, no secret memory
+   * (docs/snapshot-device.md §8.3).
+   */
   hibernationAvailable(): boolean {
-    return !hibernationDisabledOnCommandLine(this.config.cmdline) && this.config.lockdown === 'none' && !this.config.secretMemInUse;
+    return !hibernationDisabledByCommandLine(this.config.cmdline) && this.config.lockdown === 'none' && !this.config.secretMemInUse;
   }
 
   /** The VFS part of open(2) on the device node: 0, ENOENT, ENODEV or EACCES. */

@@ -5,13 +5,16 @@
  * second time.
  *
  * Life of a machine:
- *  - created: configuration written, disks made, swap areas mkswap'd; powered off.
+ *  - created (create.ts, on purpose only): configuration written, disks made, swap areas
+ *    mkswap'd; powered off.
  *  - booted (power on): fresh RAM from (seed, boot number). If a hibernation session is pending,
  *    the boot starts in its early phase (the initramfs: swap not switched on, resume possible);
  *    otherwise it goes straight to running, swap switched on.
  *  - early → running (`finishBoot`): swap is switched on as /etc/fstab says, and pending sessions
  *    are lost. It happens explicitly, or implicitly when the boot starts a hibernation (opens
  *    /dev/snapshot for reading) or lists its active swap areas — nothing a resume path does.
+ *  - a pending session is lost too when its image is discarded: its swap header page gets the
+ *    swap signature back outside a restore (`hiberkit discard`, a resume refusing the image).
  *  - ended: SNAPSHOT_POWER_OFF or reboot(2) switch it off (the latest image's session becomes
  *    "suspended"); a successful ATOMIC_RESTORE replaces the boot with the restored one (the
  *    session becomes "resumed"); a power loss (fault injection) cuts it short between two block
@@ -21,21 +24,24 @@
  * another process attaches to the same running boot from the files.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import type { Backend, OpenBlockOptions, SnapshotMode } from '../lib/backend.js';
 import { ERRNO, HiberkitError, SnapshotError } from '../lib/errors.js';
 import { PAGE_SIZE, encodeDev } from '../lib/ioctls.js';
-import { normalizeConfig, type MachineConfig, type MachineConfigInput, type SwapConfig } from './config.js';
+import { commandLineValue, resumeOffsetFromCommandLine } from '../lib/kernel-cmdline.js';
+import { SWAP_SIGNATURE, SWAP_SIGNATURE_OFFSET, parseSwapHeader } from '../lib/swap-header.js';
+import { classifyResumePage } from '../lib/image/format.js';
+import { machinePaths } from '../lib/machine-paths.js';
+import type { MachineConfig, SwapConfig } from './config.js';
 import { EmulatedCriticalSection } from './critical-section.js';
 import { acquirePidLock } from './hibernation-lock.js';
-import { DiskSet, EmulatedBlockDevice } from './disks.js';
+import { DiskSet, EmulatedBlockDevice, type Disk } from './disks.js';
 import { MemoryMap } from './e820.js';
 import { Faults, type FaultPlan } from './faults.js';
 import { EmulatedKernel, type AccessMode, type BootExit, type KernelVars } from './kernel.js';
 import { Ram } from './ram.js';
 import { EmulatedSnapshotDevice } from './snapshot-device.js';
-import { StateDir, type SessionRecord } from './state-dir.js';
-import { SWAP_SIGNATURE, SWAP_SIGNATURE_OFFSET, parseSwapHeader, writeSwapHeader } from './swap-header.js';
+import { StateDir, existingStateDir, type SessionRecord } from './state-dir.js';
 import { FOREIGN_HIBERNATION_SIGNATURES, SwapTable, type SwapLocation } from './swap.js';
 import { EmulatedSystemInfo } from './system-info.js';
 
@@ -44,8 +50,6 @@ export const SNAPSHOT_PATH = '/dev/snapshot';
 const SESSION_POLL_MS = 20;
 
 export interface OpenMachineOptions {
-  /** Configuration of a machine created by this call; ignored when the directory holds one. */
-  config?: MachineConfigInput;
   /** Whether this process runs as root (default: the machine's `root` setting). */
   root?: boolean;
   faults?: FaultPlan;
@@ -89,38 +93,30 @@ const running = new Map<string, EmulatedMachine>();
 
 /**
  * The machine in `dir`, ready to use: the instance this process already runs (`options` then
- * change nothing), else the running boot attached from the files, else a fresh boot — creating
- * the machine from `options.config` first if `dir` holds none.
+ * change nothing), else the running boot attached from the files, else a fresh boot. The machine
+ * must exist (`createEmulatedMachine`, `hiberkit machine create`): a directory without one is
+ * refused (NO_MACHINE), as is a machine whose files are damaged (BAD_MACHINE).
  */
 export function openEmulatedMachine(dir: string, options: OpenMachineOptions = {}): EmulatedMachine {
-  mkdirSync(dir, { recursive: true });
-  const key = realpathSync(dir);
-  const current = running.get(key);
+  const current = running.get(machineKey(dir));
   if (current) return current;
-  const state = new StateDir(key);
-  if (!state.exists()) {
-    const config = normalizeConfig(options.config);
-    makeDisks(state, config);
-    // Last: a directory holds a machine once it is complete.
-    state.initialise(config);
-  }
-  const machine = new EmulatedMachine(state, options);
-  running.set(key, machine);
+  existingStateDir(dir);
+  const machine = new EmulatedMachine(new StateDir(machineKey(dir)), options);
+  running.set(machine.dir, machine);
   return machine;
 }
 
-/** Makes the disks of a new machine and mkswap's its swap areas. */
-function makeDisks(state: StateDir, config: MachineConfig): void {
-  mkdirSync(state.disksDir, { recursive: true });
-  const disks = new DiskSet(state.disksDir, config.disks);
-  disks.createAll();
-  for (const swap of config.swaps) {
-    const location = swapLocation(disks, swap);
-    disks.writePage(disks.byDevice(swap.device)!, location.offsetPages, writeSwapHeader({ sizeBytes: swap.sizeBytes, uuid: swap.uuid, label: swap.label }));
+/** One key per machine however its directory is named ('./vm', '/tmp/vm/', a symlink). */
+function machineKey(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
   }
 }
 
-function swapLocation(disks: DiskSet, swap: SwapConfig): SwapLocation {
+/** Where a swap area's header page is: the partition's first page, or the swap file's first physical page. */
+export function swapLocation(disks: DiskSet, swap: SwapConfig): SwapLocation {
   const disk = disks.byDevice(swap.device);
   if (!disk) throw new RangeError(`swap on ${swap.device}: no such disk`);
   return swap.type === 'partition'
@@ -172,13 +168,10 @@ export class EmulatedMachine {
       openSnapshot: (mode: SnapshotMode) => this.openSnapshot(mode === 'hibernate' ? 'read-only' : 'write-only'),
       openBlockDevice: (path: string, opts?: OpenBlockOptions) => this.openBlockDevice(path, opts),
       system: new EmulatedSystemInfo(this),
-      memory: {
-        lockAll: () => void (this.kernel.memoryLocked = true),
-        unlockAll: () => void (this.kernel.memoryLocked = false),
-      },
       power: { sync: () => this.kernel.sync() },
       criticalSection: new EmulatedCriticalSection(this),
       lockHibernation: (what: string) => acquirePidLock(this.state.dir, what),
+      paths: machinePaths(this.state.dir),
     };
   }
 
@@ -252,6 +245,7 @@ export class EmulatedMachine {
       powerFailsAfterWrite: () => this.faults.powerLostAfterThisWrite(),
       writeCacheIsVolatile: () => this.faults.plan.powerLossDropsUnflushed === true,
       losePower: () => this.#losePower(),
+      watchWrite: (position, length) => this.#watchForDiscardedImage(disk, position, length),
     });
   }
 
@@ -261,7 +255,7 @@ export class EmulatedMachine {
     if (this.kernel.vars.phase === 'running') return;
     this.kernel.vars.phase = 'running';
     this.#switchOnSwap();
-    this.state.loseSuspendedSessions();
+    this.state.loseSuspendedSessions('the machine booted past its initramfs without resuming it');
   }
 
   /** Writes /sys/power/resume and /sys/power/resume_offset. */
@@ -315,6 +309,27 @@ export class EmulatedMachine {
     return null;
   }
 
+  /**
+   * Before a write over the header page of a swap area that holds a hiberkit image: returns what
+   * to check after it. If the write put a swap signature back outside a restore (a restore does it
+   * with user space frozen, on its way into the image), the image was discarded — by
+   * `hiberkit discard`, or by a resume that refused it — and the session waiting for it is lost.
+   */
+  #watchForDiscardedImage(disk: Disk, position: number, length: number): (() => void) | null {
+    if (this.kernel.freezer.userSpaceFrozen) return null;
+    const marked = this.config.swaps
+      .filter((swap) => swap.device === disk.device)
+      .map((swap) => swapLocation(this.disks, swap).offsetPages)
+      .filter((page) => page * PAGE_SIZE >= position && page * PAGE_SIZE < position + length)
+      .filter((page) => classifyResumePage(this.disks.readPage(disk, page)).kind === 'hiberkit');
+    if (marked.length === 0) return null;
+    return () => {
+      if (marked.some((page) => classifyResumePage(this.disks.readPage(disk, page)).kind === 'swap')) {
+        this.state.loseSuspendedSessions('its image was discarded');
+      }
+    };
+  }
+
   /** Boot `bootNumber`: fresh RAM, kernel variables from the configuration. */
   #powerOn(bootNumber: number): { vars: KernelVars; ram: Ram } {
     const ram = Ram.boot(this.map, { seed: this.config.seed, boot: bootNumber, usage: this.config.usage, file: this.state.ramFile });
@@ -333,7 +348,7 @@ export class EmulatedMachine {
     return { vars, ram };
   }
 
-  /** swapon of every area /etc/fstab lists, as util-linux does it (spec §6.3 rule 3). */
+  /** swapon of every area /etc/fstab lists, as util-linux does it (docs/snapshot-device.md §6.3 rule 3). */
   #switchOnSwap(): void {
     for (const swap of this.config.swaps) {
       if (swap.activate === false) continue;
@@ -469,8 +484,7 @@ export class EmulatedMachine {
   }
 }
 
-/** `resume=` and `resume_offset=` from the kernel command line. */
+/** `resume=` and `resume_offset=` from the kernel command line (the last of each counts). */
 function resumeFromCommandLine(cmdline: readonly string[]): KernelVars['resume'] {
-  const value = (key: string) => cmdline.find((w) => w.startsWith(`${key}=`))?.slice(key.length + 1);
-  return { device: value('resume') ?? null, offsetPages: Number(value('resume_offset') ?? 0) };
+  return { device: commandLineValue(cmdline, 'resume') ?? null, offsetPages: resumeOffsetFromCommandLine(cmdline) };
 }

@@ -1,6 +1,6 @@
 /**
  * Kernel profiles: the switches for the behaviour of /dev/snapshot that changed between kernel
- * versions (spec §10). The emulator runs one profile per machine; the conformance suite reads
+ * versions (docs/snapshot-device.md §10). The emulator runs one profile per machine; the conformance suite reads
  * the same switches to know what a given kernel should answer.
  */
 
@@ -9,7 +9,7 @@ export interface KernelProfile {
   release: string;
   /**
    * 88a5045f176b (5.16, backported to stable): a write that continues a partial page may fill
-   * the rest of the page. Without it, only `4096 - 2·offset` bytes are accepted (spec §3.4).
+   * the rest of the page. Without it, only `4096 - 2·offset` bytes are accepted (docs/snapshot-device.md §3.4).
    */
   partialWriteFix: boolean;
   /** 005e8dddd497 (6.6): all-zero pages are left out of the image and flagged with bit 63 in the metadata. */

@@ -1,6 +1,6 @@
 /**
  * The /dev/snapshot driver of the emulated kernel: kernel/power/user.c as a TypeScript state
- * machine (spec §2, §3, §4). One object is one open file. Every method is one system call and
+ * machine (docs/snapshot-device.md §2, §3, §4). One object is one open file. Every method is one system call and
  * is synchronous; failures are SnapshotErrors with the errno the kernel returns, in the order the
  * kernel checks.
  *
@@ -47,7 +47,10 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
   /** UNFREEZE freed the basic memory bitmaps (FREEZE makes new ones). */
   #bitmapsFreed = false;
 
-  /** open(2), with the checks of the VFS and of `snapshot_open` in the kernel's order (spec §3.1). */
+  /**
+   * open(2), with the checks of the VFS and of `snapshot_open` in the kernel's order (docs/snapshot-
+   * device.md §3.1).
+   */
   constructor(kernel: EmulatedKernel, path: string, access: AccessMode) {
     kernel.assertAlive();
     const fail = (errno: number) => SnapshotError.fromErrno(errno, 'open', { path });
@@ -148,7 +151,7 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
   /**
    * The same request with an invalid user pointer as its argument (EFAULT where the kernel copies
    * to or from it): the one thing the emulator can do that a JavaScript caller of the real device
-   * cannot, for the EFAULT rules of spec §2.3.
+   * cannot, for the EFAULT rules of docs/snapshot-device.md §2.3.
    */
   ioctlWithBadPointer(request: number): number {
     return this.#raw(request, 0, 'bad');
@@ -170,13 +173,16 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
     return this.#transferPages(buf, 'writev', (page) => this.#write(page, PAGE_SIZE, 'writev'));
   }
 
-  /** lseek(2): the file was opened non-seekable (spec §3.5). */
+  /** lseek(2): the file was opened non-seekable (docs/snapshot-device.md §3.5). */
   seek(_offset: number): number {
     this.#assertOpen('lseek');
     throw this.#error(ERRNO.ESPIPE, 'lseek');
   }
 
-  /** close(2) → `snapshot_release` (spec §3.2): frees image and swap slots, thaws if frozen. Always succeeds. */
+  /**
+   * close(2) → `snapshot_release` (docs/snapshot-device.md §3.2): frees image and swap slots, thaws if
+   * frozen. Always succeeds.
+   */
   close(): void {
     this.#assertOpen('close');
     this.#kernel.assertAlive();
@@ -208,7 +214,7 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
   /**
    * The restored world: this file is the one that made the image, and CREATE_IMAGE "returns" a
    * second time, with 0. User space is still frozen, `ready` is set, the image memory is gone
-   * (spec §2.3, §4).
+   * (docs/snapshot-device.md §2.3, §4).
    */
   continueAfterRestore(): void {
     const state = this.#atSnapshot;
@@ -232,7 +238,10 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
     return this.#ioctl(spec ?? request, arg, pointer);
   }
 
-  /** `snapshot_ioctl`: the prologue (spec §2.1), then the command. Returns the stored value for out-requests. */
+  /**
+   * `snapshot_ioctl`: the prologue (docs/snapshot-device.md §2.1), then the command. Returns the
+   * stored value for out-requests.
+   */
   #ioctl(request: IoctlSpec | number, arg: number, pointer: Pointer = 'valid', area?: { dev: number; offsetPages: number }): number {
     const spec = typeof request === 'number' ? undefined : request;
     const value = spec?.request ?? (request as number);
@@ -360,7 +369,10 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
 
   // ---- read / write ----------------------------------------------------------------------
 
-  /** `snapshot_read` + `simple_read_from_buffer` (spec §3.3), including the partial-page arithmetic. */
+  /**
+   * `snapshot_read` + `simple_read_from_buffer` (docs/snapshot-device.md §3.3), including the partial-
+   * page arithmetic.
+   */
   #read(buf: Uint8Array, length: number, syscall: string): number {
     this.#assertOpen(syscall);
     this.#kernel.assertAlive();
@@ -380,7 +392,7 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
       available = PAGE_SIZE - offset;
     }
     if (!this.#readBuffer) {
-      // Mid-page after SNAPSHOT_FREE + CREATE_IMAGE: the kernel would copy from NULL (spec §3.5).
+      // Mid-page after SNAPSHOT_FREE + CREATE_IMAGE: the kernel would copy from NULL (docs/snapshot-device.md §3.5).
       throw this.#error(ERRNO.EINVAL, syscall);
     }
     if (offset >= available || length === 0) return 0;
@@ -390,7 +402,10 @@ export class EmulatedSnapshotDevice implements SnapshotDevice {
     return count;
   }
 
-  /** `snapshot_write` + `simple_write_to_buffer` (spec §3.4): the cursor moves at page boundaries only. */
+  /**
+   * `snapshot_write` + `simple_write_to_buffer` (docs/snapshot-device.md §3.4): the cursor moves at
+   * page boundaries only.
+   */
   #write(buf: Uint8Array, length: number, syscall: string): number {
     this.#assertOpen(syscall);
     this.#kernel.assertAlive();

@@ -18,7 +18,7 @@ import { PAGE_CACHE, PAGE_FREE, type Ram } from './ram.js';
 const PAGES_FOR_IO = 1024;
 const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
 
-export interface SnapshotOptions {
+interface SnapshotOptions {
   /** The kernel's image_size, in bytes. */
   imageSizeBytes: number;
   /** Leave zero pages out of the image (6.6+). */
@@ -26,7 +26,7 @@ export interface SnapshotOptions {
   record: RestoreRecord;
 }
 
-export interface SizingFacts {
+interface SizingFacts {
   /** Pages in use before shrinking. */
   saveable: number;
   /** Pages that cannot be dropped. */

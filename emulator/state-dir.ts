@@ -8,13 +8,14 @@
  *   sessions.json  hibernation sessions: suspended, resumed or lost
  *   snapshot.lock  who holds /dev/snapshot open (the kernel allows one open on the machine)
  *   disks/*.img    the block devices
+ *   etc/           the machine's own /etc: hiberkit.conf and hiberkit/key, key.pub (`keygen --emulate`)
  *
  * Small JSON files are replaced atomically (write, then rename) so a reader never sees half.
  */
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HiberkitError } from '../lib/errors.js';
-import type { MachineConfig } from './config.js';
+import { validateConfig, type MachineConfig } from './config.js';
 import type { KernelVars } from './kernel.js';
 
 export type PowerRecord = { state: 'running'; vars: KernelVars } | { state: 'off'; bootNumber: number };
@@ -26,7 +27,12 @@ export interface SessionRecord {
   /** The boot that made the image. */
   bootNumber: number;
   changedAt: string;
+  /** Why a lost session was lost ('its image was discarded', …). */
+  reason?: string;
 }
+
+/** The file that makes a directory an emulated machine; written last when the machine is created. */
+export const MACHINE_FILE = 'machine.json';
 
 interface LockHolder {
   pid: number;
@@ -48,20 +54,32 @@ export class StateDir {
     return join(this.dir, 'ram.bin');
   }
 
+  /** The machine's own /etc (its hiberkit.conf and keys), so an emulated machine never touches the host's. */
+  get etcDir(): string {
+    return join(this.dir, 'etc');
+  }
+
   /** Whether a machine lives here already. */
   exists(): boolean {
-    return existsSync(this.#path('machine.json'));
+    return existsSync(this.#path(MACHINE_FILE));
   }
 
   /** Makes a switched-off machine of `config` (its disks are made first, by the caller); machine.json comes last. */
   initialise(config: MachineConfig): void {
     this.#writeJson('sessions.json', {});
     this.writePower({ state: 'off', bootNumber: 0 });
-    this.#writeJson('machine.json', config);
+    this.#writeJson(MACHINE_FILE, config);
   }
 
+  /** The machine's configuration; BAD_MACHINE when machine.json is not one (edited by hand, truncated). */
   readConfig(): MachineConfig {
-    return this.#readJson<MachineConfig>('machine.json');
+    const config = this.#readJson<MachineConfig>(MACHINE_FILE);
+    try {
+      validateConfig(config);
+    } catch (err) {
+      throw this.#badFile(MACHINE_FILE, err);
+    }
+    return config;
   }
 
   readPower(): PowerRecord {
@@ -83,12 +101,12 @@ export class StateDir {
     this.#writeJson('sessions.json', sessions);
   }
 
-  /** Every suspended session becomes lost: the machine booted past the point where it could resume them. */
-  loseSuspendedSessions(): void {
+  /** Every suspended session becomes lost, for `reason`: nothing can resume them any more. */
+  loseSuspendedSessions(reason: string): void {
     const sessions = this.readSessions();
     const now = new Date().toISOString();
     for (const record of Object.values(sessions)) {
-      if (record.state === 'suspended') Object.assign(record, { state: 'lost', changedAt: now });
+      if (record.state === 'suspended') Object.assign(record, { state: 'lost', changedAt: now, reason });
     }
     this.#writeJson('sessions.json', sessions);
   }
@@ -133,13 +151,20 @@ export class StateDir {
   }
 
   #readJson<T>(name: string): T {
-    const file = this.#path(name);
-    const text = readFileSync(file, 'utf8');
     try {
-      return JSON.parse(text) as T;
+      return JSON.parse(readFileSync(this.#path(name), 'utf8')) as T;
     } catch (err) {
-      throw new HiberkitError('EMULATOR_STATE', `${file} is damaged (${(err as Error).message}): this is not a usable emulated machine`);
+      throw this.#badFile(name, err);
     }
+  }
+
+  #badFile(name: string, err: unknown): HiberkitError {
+    const reason = err instanceof SyntaxError ? `not valid JSON (${err.message})` : (err as Error).message;
+    return new HiberkitError(
+      'BAD_MACHINE',
+      `${this.#path(name)} is unreadable: ${reason}. The emulated machine in ${this.dir} cannot be used; create a new one elsewhere with \`hiberkit machine create DIR\``,
+      { cause: err },
+    );
   }
 
   #writeJson(name: string, value: unknown): void {
@@ -148,6 +173,28 @@ export class StateDir {
     writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`);
     renameSync(temporary, target);
   }
+}
+
+/**
+ * The state directory of the emulated machine in `dir`, refusing anything that is not one: an
+ * empty name, a missing directory, a file, a directory without a machine (NO_MACHINE); a
+ * machine whose machine.json cannot be read (BAD_MACHINE). Nothing is created.
+ */
+export function existingStateDir(dir: string): StateDir {
+  const create = `create one with \`hiberkit machine create ${dir || 'DIR'}\``;
+  if (dir === '') throw new HiberkitError('NO_MACHINE', `an empty directory name holds no emulated machine: name its directory, or ${create}`);
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new HiberkitError('NO_MACHINE', `${dir} cannot be read (${(err as Error).message}), so it holds no usable emulated machine`, { cause: err });
+    throw new HiberkitError('NO_MACHINE', `${dir} does not exist, so it holds no emulated machine: ${create}`);
+  }
+  if (!isDirectory) throw new HiberkitError('NO_MACHINE', `${dir} is a file, not the directory of an emulated machine: ${create} (in a new directory)`);
+  const state = new StateDir(dir);
+  if (!state.exists()) throw new HiberkitError('NO_MACHINE', `${dir} holds no emulated machine: ${create}`);
+  state.readConfig();
+  return state;
 }
 
 export function processExists(pid: number): boolean {

@@ -1,7 +1,7 @@
 /**
  * Active swap areas, as the kernel's swap_info array holds them: what `swapon` accepts, what
  * /proc/swaps shows, which area `swap_type_of()` finds for SNAPSHOT_SET_SWAP_AREA, and the
- * page slots SNAPSHOT_ALLOC_SWAP_PAGE hands out (spec §2.3, SWAPFILE).
+ * page slots SNAPSHOT_ALLOC_SWAP_PAGE hands out (docs/snapshot-device.md §2.3; mm/swapfile.c).
  *
  * Slot rules: slot 0 is the header and is never handed out; slots in use by swapped-out memory
  * are not either; the lowest free slot goes first; its address is a byte offset on the block
@@ -9,7 +9,7 @@
  */
 import type { SwapArea } from '../lib/backend.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import { SWAP_SIGNATURE, type SwapHeader } from './swap-header.js';
+import { swapAreaProblem, usableSwapPages, type SwapHeader } from '../lib/swap-header.js';
 
 /** One active area: plain data, so it can be persisted and carried in the kernel record. */
 export interface ActiveSwap {
@@ -40,7 +40,10 @@ export interface SwapLocation {
   sizeBytes: number;
 }
 
-/** Signatures util-linux `swapon` recognises as hibernation images and rewrites to SWAPSPACE2 (SWAPON). */
+/**
+ * Signatures util-linux `swapon` recognises as hibernation images and rewrites to SWAPSPACE2
+ * (docs/snapshot-device.md §6.3).
+ */
 export const FOREIGN_HIBERNATION_SIGNATURES = ['S1SUSPEND', 'S2SUSPEND', 'ULSUSPEND', 'LINHIB0001'];
 
 export class SwapTable {
@@ -52,14 +55,13 @@ export class SwapTable {
 
   /**
    * swapon(2) of an area whose header is `header`. Returns the reason when the kernel refuses
-   * (no SWAPSPACE2 signature, an old or unknown header version, already active).
+   * (a header it does not accept, lib/swap-header.ts swapAreaProblem; already active).
    */
   activate(location: SwapLocation, header: SwapHeader, options: { usedPages: number; priority?: number }): string | null {
-    if (header.signature !== SWAP_SIGNATURE) return `no swap signature (found ${JSON.stringify(header.signature.replace(/\0+$/, ''))})`;
-    if (header.version !== 1) return `unsupported swap header version ${header.version}`;
+    const problem = swapAreaProblem(header, location);
+    if (problem !== null) return problem;
     if (this.areas.some((a) => a.dev === location.dev && a.offsetPages === location.offsetPages)) return 'already active';
-    const maxPages = Math.min(header.lastPage + 1, Math.floor(location.sizeBytes / PAGE_SIZE));
-    const pages = maxPages - 1 - header.badPages.length;
+    const pages = usableSwapPages(header);
     if (pages <= 0) return 'the area has no usable pages';
     this.areas.push({
       path: location.path,
@@ -108,7 +110,7 @@ export class SwapTable {
     return this.areas.some((a) => a.allocated > 0);
   }
 
-  /** An active swap partition on this block device (writes to it need SET_SWAP_AREA; BFOPS). */
+  /** An active swap partition on this block device (writes to it need SET_SWAP_AREA: docs/snapshot-device.md §2.3). */
   isActivePartition(dev: number): boolean {
     return this.areas.some((a) => a.type === 'partition' && a.dev === dev);
   }

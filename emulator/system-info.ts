@@ -5,7 +5,7 @@
 import type { HibernationSupport, SwapArea, SystemInfo } from '../lib/backend.js';
 import { HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import { hibernationDisabledOnCommandLine } from './kernel.js';
+import { hibernationDisabledByCommandLine } from '../lib/kernel-cmdline.js';
 import type { EmulatedMachine } from './machine.js';
 
 export class EmulatedSystemInfo implements SystemInfo {
@@ -51,7 +51,7 @@ export class EmulatedSystemInfo implements SystemInfo {
       enabled: available,
       lockdown: config.lockdown,
       diskModes,
-      disabledOnCommandLine: hibernationDisabledOnCommandLine(config.cmdline),
+      disabledOnCommandLine: hibernationDisabledByCommandLine(config.cmdline),
       imageSizeBytes: kernel.vars.imageSize,
     };
   }
@@ -76,6 +76,11 @@ export class EmulatedSystemInfo implements SystemInfo {
     const swap = this.#machine.config.swaps.find((s) => s.type === 'file' && s.path === path);
     if (!swap || swap.type !== 'file') throw new HiberkitError('NOT_A_SWAP_FILE', `${path} is not a swap file of this emulated machine`);
     return { blockDevice: swap.device, offsetPages: swap.offsetPages };
+  }
+
+  /** Emulated disks are plain files: nothing encrypts what is written to them. */
+  isEncryptedBlockDevice(): boolean {
+    return false;
   }
 
   memoryBytes(): number {

@@ -6,13 +6,14 @@
  * Failures of system calls are thrown as `SnapshotError` (lib/errors.ts) by both backends,
  * with the same `code` and `errno` in the same situations.
  */
+import type { MachinePaths } from './machine-paths.js';
 
 /** How /dev/snapshot is opened: O_RDONLY ("hibernate" mode) or O_WRONLY ("restore" mode). */
 export type SnapshotMode = 'hibernate' | 'restore';
 
 /**
  * One open file of /dev/snapshot. Every method is one system call, synchronous, on the calling
- * thread. That is deliberate (spec §7): FREEZE, UNFREEZE, CREATE_IMAGE, ATOMIC_RESTORE and the
+ * thread. That is deliberate (docs/snapshot-device.md §7): FREEZE, UNFREEZE, CREATE_IMAGE, ATOMIC_RESTORE and the
  * final close must run on the thread that froze user space, and every other thread of the
  * process (the libuv pool, V8's workers) is frozen with the rest of user space.
  *
@@ -21,7 +22,7 @@ export type SnapshotMode = 'hibernate' | 'restore';
  *  - do not await anything, do no async I/O (it would wait on a frozen thread forever), do not
  *    allocate much (the garbage collector may wait on its frozen helpers): run node with
  *    `--single-threaded` if you freeze from JavaScript at all;
- *  - if this process dies, user space stays frozen (spec §7.3). Only tests and experts freeze
+ *  - if this process dies, user space stays frozen (docs/snapshot-device.md §7.3). Only tests and experts freeze
  *    from JavaScript; `hibernate()` and `resume()` run their critical section in a forked,
  *    single-threaded native child instead (see `CriticalSection`).
  * The native backend refuses asynchronous block I/O while a device of this process is frozen.
@@ -65,10 +66,10 @@ export interface SnapshotDevice {
 
   /**
    * One read(2) of `length` bytes (default buf.length) into `buf`: the raw device rule, at most
-   * one page per call (spec §3.3). Returns the byte count, 0 at the end of the image.
+   * one page per call (docs/snapshot-device.md §3.3). Returns the byte count, 0 at the end of the image.
    */
   read(buf: Uint8Array, length?: number): number;
-  /** One write(2): at most one page per call (spec §3.4). */
+  /** One write(2): at most one page per call (docs/snapshot-device.md §3.4). */
   write(buf: Uint8Array, length?: number): number;
   /**
    * readv(2) with `buf.length / 4096` segments of one page each: whole pages only, many per call.
@@ -165,6 +166,11 @@ export interface SystemInfo {
   resolveBlockDevice(spec: string): string;
   /** Physical page of the first page of a swap file on its block device (FIEMAP). */
   swapFileOffset(path: string): { blockDevice: string; offsetPages: number };
+  /**
+   * Whether what is written to the block device `path` is encrypted below it: the device, or one it
+   * is stacked on (LVM on LUKS), is a dm-crypt mapping.
+   */
+  isEncryptedBlockDevice(path: string): boolean;
   /** Total RAM in bytes. */
   memoryBytes(): number;
   /**
@@ -174,30 +180,11 @@ export interface SystemInfo {
   memoryInUseBytes(): number;
 }
 
-export interface MemoryLock {
-  /** mlockall(MCL_CURRENT | MCL_FUTURE). */
-  lockAll(): void;
-  /** munlockall(). */
-  unlockAll(): void;
-}
-
 export type PowerOffMethod = 'platform' | 'shutdown' | 'reboot';
 
 export interface Power {
   /** sync(2). */
   sync(): void;
-}
-
-/** Numbers the critical section reports about the image it wrote or loaded. */
-export interface ImageStats {
-  /** Bytes of the kernel's snapshot stream (GET_IMAGE_SIZE). */
-  streamBytes: number;
-  /** Bytes stored on disk (chunks, extent map, header). */
-  storedBytes: number;
-  /** Milliseconds from FREEZE to CREATE_IMAGE returning. */
-  snapshotMs: number;
-  /** Milliseconds spent reading, compressing and writing the image. */
-  writeMs: number;
 }
 
 export type HibernateOutcome =
@@ -214,7 +201,7 @@ export type RestoreOutcome =
 /**
  * The part of hibernation that runs with user space frozen. Native: a forked, single-threaded,
  * memory-locked child running C++ only, so that its death releases /dev/snapshot and thaws the
- * machine (spec §7.3). Emulator: the same steps in TypeScript against the emulated device.
+ * machine (docs/snapshot-device.md §7.3). Emulator: the same steps in TypeScript against the emulated device.
  */
 export interface CriticalSection {
   hibernate(plan: HibernatePlan): Promise<HibernateOutcome>;
@@ -249,6 +236,11 @@ export interface ImageEncryption {
   keyBlock: Uint8Array;
   /** The data key itself; chunk and header keys are derived from it. Wiped after use. */
   dataKey: Uint8Array;
+  /**
+   * This machine's proof of origin (lib/crypto/origin.ts): the image id it signed, and the Ed25519
+   * signature over that id and `keyBlock`. Absent: an unsigned image with a random id.
+   */
+  origin?: { imageId: Uint8Array; signature: Uint8Array };
 }
 
 /** What the image header records about where and when the image was made. */
@@ -281,7 +273,6 @@ export interface Backend {
   openSnapshot(mode: SnapshotMode): SnapshotDevice;
   openBlockDevice(path: string, options?: OpenBlockOptions): BlockDevice;
   readonly system: SystemInfo;
-  readonly memory: MemoryLock;
   readonly power: Power;
   readonly criticalSection: CriticalSection;
   /**
@@ -289,4 +280,6 @@ export interface Backend {
    * its release. A real machine: flock(2) on /run/hiberkit.lock; an emulated one: a pid file in its state directory.
    */
   lockHibernation(what: string): () => void;
+  /** Where this machine keeps hiberkit's config file and keys: /etc, or DIR/etc on an emulated machine. */
+  readonly paths: MachinePaths;
 }

@@ -3,12 +3,12 @@
  * The `hiberkit` command: a thin layer over the library. Parses flags, merges them over
  * /etc/hiberkit.conf, picks the backend, calls one library function, prints, sets the exit code.
  */
-import { realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig, parseSetting, type Settings } from './config.js';
-import { openBackend } from './select-backend.js';
+import { loadConfig, parseSetting, parseSize, type Settings } from './config.js';
+import { machinePaths } from './machine-paths.js';
+import { assertEmulatedMachine, openBackend } from './select-backend.js';
 import { checkHibernation, mib } from './preflight.js';
 import { HiberkitError, SnapshotError } from './errors.js';
 import { describeError, isSystemError } from './describe-error.js';
@@ -24,19 +24,23 @@ commands:
   hibernate     save this machine to swap and power off; prints "resumed" when it comes back
                 [--resume-device DEV] [--resume-offset PAGES] [--image-size BYTES]
                 [--compress lz4|none] [--power-off platform|shutdown|reboot]
-                [--encrypt none|passphrase|public-key] [--public-key FILE]
+                [--encrypt none|passphrase|public-key] [--public-key FILE] [--signing-key FILE]
   resume        from the initramfs: restore a hiberkit image if there is one, else return 0
                 [--resume-device DEV] [--resume-offset PAGES] [--secret-key FILE]
                 [--passphrase-tries N] [--on-bad-passphrase keep|discard]
   inspect       tell whether an image is there and what it is   [--json] [--resume-device DEV] [--resume-offset PAGES]
   discard       drop an image without restoring it, putting the swap signature back
-  keygen        make a key pair for encrypted images     [--out DIR] [--force] [--passphrase-file FILE]
+  keygen        make the keys for encrypted, signed images and record encrypt = public-key in the config
+                [--out DIR] [--force] [--config FILE] [--passphrase-file FILE]
   swap-offset FILE   print the resume offset (pages) of a swap file
   doctor        check whether this machine can hibernate and resume with hiberkit
   demo          hibernate and resume an emulated machine, no root needed   [--dir DIR] [--memory SIZE]
+  machine create DIR   make an emulated machine in DIR (default: 256 MiB of RAM, a swap file as large)
+                [--memory SIZE] [--swap SIZE]
+  machine show DIR     what the emulated machine in DIR is, whether it runs, whether an image waits
 
 every command:
-  --emulate DIR   run against an emulated machine whose state lives in DIR
+  --emulate DIR   run against the emulated machine in DIR (its /etc is DIR/etc)
   --config FILE   read defaults from FILE instead of /etc/hiberkit.conf
   --passphrase-file FILE, --passphrase-fd N   read a passphrase without a terminal
   --debug         show the stack of an unexpected error (or set HIBERKIT_DEBUG=1)
@@ -53,6 +57,7 @@ const OPTIONS = {
   encrypt: { type: 'string' },
   'public-key': { type: 'string' },
   'secret-key': { type: 'string' },
+  'signing-key': { type: 'string' },
   'passphrase-file': { type: 'string' },
   'passphrase-fd': { type: 'string' },
   'passphrase-tries': { type: 'string' },
@@ -66,6 +71,7 @@ const OPTIONS = {
   memory: { type: 'string' },
   debug: { type: 'boolean' },
   version: { type: 'boolean' },
+  swap: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -78,6 +84,7 @@ const SETTING_FLAGS = [
   'encrypt',
   'public-key',
   'secret-key',
+  'signing-key',
   'passphrase-file',
   'passphrase-fd',
   'passphrase-tries',
@@ -88,8 +95,10 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 class UsageError extends Error {}
 
+/** The flags over the config file's settings (/etc/hiberkit.conf, or DIR/etc/hiberkit.conf with --emulate). */
 function settingsFrom(values: Values): Settings {
-  const settings = loadConfig(values.config);
+  const paths = machinePaths(values.emulate);
+  const settings: Settings = loadConfig(values.config, paths.configFile);
   for (const flag of SETTING_FLAGS) {
     const value = values[flag];
     if (typeof value === 'string') {
@@ -102,6 +111,20 @@ function settingsFrom(values: Values): Settings {
   }
   return settings;
 }
+
+/** A size flag (`--memory 512M`) in bytes, or undefined when not given. */
+function sizeFlag(values: Values, flag: 'memory' | 'swap'): number | undefined {
+  const value = values[flag];
+  if (value === undefined) return undefined;
+  try {
+    return parseSize(value);
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${(err as Error).message}`);
+  }
+}
+
+/** An empty config file. */
+const DEV_NULL = '/dev/null';
 
 const say = (message: string) => process.stdout.write(`hiberkit: ${message}\n`);
 
@@ -150,12 +173,28 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   },
 
   async keygen(values) {
-    const [{ writeKeyFiles }, { DEFAULT_SECRET_KEY }] = await Promise.all([import('./crypto/keygen.js'), import('./crypto/image-keys.js')]);
-    const dir = values.out ?? dirname(DEFAULT_SECRET_KEY);
-    const settings = settingsFrom(values);
-    const { secretPath, publicPath } = writeKeyFiles(dir, settings, values.force ?? false);
-    say(`wrote ${secretPath} (private, sealed with your passphrase) and ${publicPath}`);
-    say(`hibernate with: encrypt = public-key, public-key = ${publicPath}; resume needs ${secretPath} in the initramfs`);
+    // An emulated machine's keys go to its own /etc, never the host's.
+    if (values.emulate !== undefined) await assertEmulatedMachine(values.emulate);
+    const { writeKeyFiles, updateConfigFile } = await import('./crypto/keygen.js');
+    const paths = machinePaths(values.emulate);
+    const dir = values.out ?? paths.keyDirectory;
+    // keygen creates the config file it is pointed at when there is none yet.
+    const settings = settingsFrom(values.config !== undefined && !existsSync(values.config) ? { ...values, config: DEV_NULL } : values);
+    const { secretPath, publicPath, signingPath } = writeKeyFiles(dir, settings, values.force ?? false);
+    say(`wrote ${secretPath} (private, sealed with your passphrase), ${publicPath} and ${signingPath} (signs images; root-only, keep it out of the initramfs)`);
+    // Persistent, so that resume refuses a plain image in place of an encrypted one.
+    const config = values.config ?? (values.out === undefined ? paths.configFile : undefined);
+    if (config) {
+      updateConfigFile(config, dir === paths.keyDirectory ? { encrypt: 'public-key' } : { encrypt: 'public-key', 'public-key': publicPath, 'secret-key': secretPath });
+      say(`set encrypt = public-key in ${config}: resume refuses plain images from now on`);
+      if (values.emulate !== undefined) {
+        say(`\`hiberkit hibernate --emulate ${values.emulate}\` seals images to it; \`hiberkit resume --emulate ${values.emulate}\` opens them with ${secretPath}`);
+      } else {
+        say(`resume needs ${secretPath} and ${config} in the initramfs`);
+      }
+    } else {
+      say(`hibernate with: encrypt = public-key, public-key = ${publicPath}; resume needs ${secretPath} in the initramfs (give --config FILE to record this)`);
+    }
     return 0;
   },
 
@@ -169,10 +208,24 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   async doctor(values) {
     const backend = await openBackend({ emulate: values.emulate });
     const findings = checkHibernation(backend);
-    for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'}  ${f.summary}${f.ok ? '' : `\n      fix: ${f.fix}`}\n`);
-    const failed = findings.filter((f) => !f.ok).length;
+    for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : f.warning ? 'warn' : 'FAIL'}  ${f.summary}${f.ok ? '' : `\n      fix: ${f.fix}`}\n`);
+    const failed = findings.filter((f) => !f.ok && !f.warning).length;
     process.stdout.write(failed ? `${failed} problem(s): this machine cannot hibernate with hiberkit yet\n` : 'this machine can hibernate with hiberkit\n');
     return failed ? 1 : 0;
+  },
+
+  async machine(values, args) {
+    const [action, dir, ...extra] = args;
+    if (!(action === 'create' || action === 'show') || dir === undefined || extra.length > 0) {
+      throw new UsageError('machine takes `create DIR [--memory SIZE] [--swap SIZE]` or `show DIR`');
+    }
+    const { createMachine, showMachine } = await import('./machine-command.js');
+    if (action === 'show') {
+      process.stdout.write(showMachine(dir));
+      return 0;
+    }
+    process.stdout.write(createMachine(dir, { memoryBytes: sizeFlag(values, 'memory'), swapBytes: sizeFlag(values, 'swap') }));
+    return 0;
   },
 
   async demo(values) {
@@ -197,7 +250,7 @@ function describeImage(report: ImageReport): string {
   if (report.streamBytes !== undefined) {
     lines.push(
       `  image:       ${mib(report.streamBytes)} stored as ${mib(report.storedBytes!)} (${report.compression}, ratio ${report.ratio!.toFixed(2)})`,
-      `  created:     ${report.createdAt}`,
+      `  created:     ${report.createdAt}${report.createdAtVerified ? '' : ' (not verified)'}`,
       `  kernel:      ${report.kernelRelease}`,
       `  machine:     ${report.machineId}`,
       `  power-off:   ${report.platformMode ? 'platform' : 'shutdown/reboot'}`,
@@ -223,10 +276,14 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
   'swap-offset': [],
   doctor: [],
   demo: ['dir', 'memory'],
+  machine: ['memory', 'swap'],
 };
 
 /** How many positional arguments each command takes after its name. */
-const POSITIONALS: Record<string, { count: number; what: string }> = { 'swap-offset': { count: 1, what: 'one FILE' } };
+const POSITIONALS: Record<string, { count: number; what: string }> = {
+  'swap-offset': { count: 1, what: 'one FILE' },
+  machine: { count: 2, what: '`create DIR [--memory SIZE] [--swap SIZE]` or `show DIR`' },
+};
 
 async function run(argv: string[]): Promise<number> {
   let parsed;

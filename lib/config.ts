@@ -14,6 +14,7 @@
  *   encrypt       = public-key      # none | passphrase | public-key
  *   public-key    = /etc/hiberkit/key.pub
  *   secret-key    = /etc/hiberkit/key
+ *   signing-key   = /etc/hiberkit/sign.key   # root-only; never in the initramfs
  *   passphrase-file = /run/keys/hiberkit   # instead of asking on the terminal
  *   passphrase-tries = 3
  *   on-bad-passphrase = keep        # keep | discard
@@ -21,9 +22,10 @@
 import { readFileSync } from 'node:fs';
 import { HiberkitError } from './errors.js';
 import { reasonOf } from './describe-error.js';
+import { machinePaths } from './machine-paths.js';
 import type { PowerOffMethod } from './backend.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/hiberkit.conf';
+export const DEFAULT_CONFIG_PATH = machinePaths().configFile;
 
 export interface Settings {
   resumeDevice?: string;
@@ -37,6 +39,8 @@ export interface Settings {
   publicKey?: string;
   /** The passphrase-protected private key file, for resume. */
   secretKey?: string;
+  /** The root-only key that signs public-key images (default: sign.key next to the public key). */
+  signingKey?: string;
   /** Read the passphrase from this file instead of asking on the terminal. */
   passphraseFile?: string;
   /** Read the passphrase from this inherited file descriptor. */
@@ -58,6 +62,7 @@ const PARSERS: { [K in keyof Settings]-?: [string, Parser<K>] } = {
   encrypt: ['encrypt', (v) => oneOf(v, ['none', 'passphrase', 'public-key'] as const)],
   publicKey: ['public-key', (v) => v],
   secretKey: ['secret-key', (v) => v],
+  signingKey: ['signing-key', (v) => v],
   passphraseFile: ['passphrase-file', (v) => v],
   passphraseFd: ['passphrase-fd', (v) => parseCount(v, 'a file descriptor number')],
   passphraseTries: ['passphrase-tries', (v) => parseCount(v, 'a number of tries')],
@@ -99,16 +104,17 @@ export function parseConfig(text: string, source = 'config'): Settings {
 }
 
 /**
- * Reads the config file. The default path may be absent (no defaults then); a path the user
- * named explicitly must exist.
+ * Reads the config file. The default path (`defaultPath`: /etc/hiberkit.conf, or an emulated
+ * machine's own) may be absent (no defaults then); a path the user named explicitly must exist.
  */
-export function loadConfig(path?: string): Settings {
-  const file = path ?? DEFAULT_CONFIG_PATH;
+export function loadConfig(path?: string, defaultPath = DEFAULT_CONFIG_PATH): Settings {
+  const file = path ?? defaultPath;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    // ENOTDIR: the default path inside an emulated machine's directory that is no directory (refused as NO_MACHINE next).
+    if (!path && ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return {};
     throw new HiberkitError('BAD_CONFIG', `cannot read the config file ${file}: ${reasonOf(err)}`, { cause: err });
   }
   return parseConfig(text, file);

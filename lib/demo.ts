@@ -1,13 +1,14 @@
 /**
  * `hiberkit demo`: the whole product on an emulated machine, no root, no kernel support needed.
- * It builds a machine with a swap file, hibernates it with the real library code (the emulated
- * critical section writes a real image into the swap file), powers it off, boots it again,
- * inspects and resumes the image, and proves the RAM came back exactly.
+ * It creates a standard emulated machine (a swap file as large as its RAM) in a temporary directory
+ * it removes at the end, or uses the one `--dir` holds; hibernates it with the real library code
+ * (the emulated critical section writes a real image into the swap file), powers it off, boots it
+ * again, inspects and resumes the image, and proves the RAM came back exactly.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { openEmulatedMachine } from '../emulator/index.js';
+import { createEmulatedMachine, existingStateDir, openEmulatedMachine, type MachineConfig } from '../emulator/index.js';
 import { parseSize } from './config.js';
 import { hibernate } from './hibernate.js';
 import { inspect } from './inspect.js';
@@ -16,16 +17,13 @@ import { resume } from './resume.js';
 import { HiberkitError } from './errors.js';
 
 export interface DemoOptions {
-  /** State directory of the emulated machine (a new temporary one by default). */
+  /** State directory of the emulated machine: kept afterwards. By default a temporary one, removed at the end. */
   dir?: string;
-  /** RAM of the emulated machine in bytes (256 MiB by default; see demoMemoryBytes). */
+  /** RAM of a machine the demo creates (256 MiB by default); must match a machine `dir` already holds. */
   memoryBytes?: number;
   print: (line: string) => void;
 }
 
-const SWAP_FILE = '/swapfile';
-/** Where the swap file starts on the emulated disk, as FIEMAP would report it for a real one. */
-const SWAP_FILE_PAGE = 34_816;
 const MIB = 1 << 20;
 /** The least RAM the emulated PC memory map holds (emulator/e820.ts). */
 const MIN_MEMORY = 32 * MIB;
@@ -46,31 +44,76 @@ export function demoMemoryBytes(text: string, hostBytes = totalmem()): number {
   return bytes;
 }
 
+/** The configuration of the machine `dir` holds, or null for a missing or empty directory (it gets a new one). */
+function machineIn(dir: string): MachineConfig | null {
+  try {
+    return existingStateDir(dir).readConfig();
+  } catch (err) {
+    if (err instanceof HiberkitError && err.code === 'NO_MACHINE') return null;
+    throw err;
+  }
+}
+
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { print } = options;
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'hiberkit-demo-'));
-  const memoryBytes = options.memoryBytes ?? 256 * MIB;
-  const swapBytes = memoryBytes;
-  const diskBytes = SWAP_FILE_PAGE * 4096 + swapBytes + 64 * MIB;
-
-  const boot1 = openEmulatedMachine(dir, {
-    config: {
-      memoryBytes,
-      disks: [{ device: '/dev/vda', sizeBytes: diskBytes }],
-      swaps: [{ type: 'file', path: SWAP_FILE, device: '/dev/vda', offsetPages: SWAP_FILE_PAGE, sizeBytes: swapBytes }],
-      cmdline: ['console=ttyS0', 'root=/dev/vda', 'resume=/dev/vda', `resume_offset=${SWAP_FILE_PAGE}`],
-    },
-  });
-  if (boot1.phase !== 'running') {
-    throw new HiberkitError('DEMO_DIR_BUSY', `${dir} holds a machine waiting to be resumed; give the demo an empty --dir`);
+  if (options.dir !== undefined) {
+    await demoOn(options.dir, options);
+    print(`\nthe machine stays in ${options.dir} (\`hiberkit machine show ${options.dir}\`; remove it with rm -r when done)`);
+    return;
   }
-  const offset = boot1.backend.system.swapFileOffset(SWAP_FILE);
-  print(`emulated machine in ${dir}: ${mib(memoryBytes)} of RAM, swap file ${SWAP_FILE} (${mib(swapBytes)}) on ${offset.blockDevice} at page ${offset.offsetPages}`);
+  // Its RAM and disks take as much room as the machine has memory, twice: never left behind,
+  // whether the demo succeeds, fails or is interrupted.
+  const dir = mkdtempSync(join(tmpdir(), 'hiberkit-demo-'));
+  const removeMachine = () => {
+    rmSync(dir, { recursive: true, force: true });
+    print(`\nremoved the demo's machine (${dir}); keep one with --dir DIR`);
+  };
+  const interrupted = (signal: NodeJS.Signals) => {
+    removeMachine();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+  try {
+    await demoOn(dir, options);
+  } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    removeMachine();
+  }
+}
+
+/**
+ * Lets the event loop turn: the emulated steps run synchronously or on promises that are already
+ * settled, so a Ctrl-C (SIGINT) would otherwise wait for the end of the demo to be handled.
+ */
+function betweenSteps(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The demo on the machine in `dir`: the one there, or a new standard machine of `options.memory`. */
+async function demoOn(dir: string, options: DemoOptions): Promise<void> {
+  const { print } = options;
+  const { memoryBytes } = options;
+  const existing = machineIn(dir);
+  if (existing) {
+    if (memoryBytes !== undefined && memoryBytes !== existing.memoryBytes) {
+      throw new HiberkitError('DEMO_MEMORY_MISMATCH', `${dir} holds a ${mib(existing.memoryBytes)} machine, not ${mib(memoryBytes)}: drop --memory to use it, or give another --dir`);
+    }
+  } else {
+    createEmulatedMachine(dir, { memoryBytes });
+  }
+  const boot1 = openEmulatedMachine(dir);
+  if (boot1.phase !== 'running') {
+    throw new HiberkitError('DEMO_DIR_BUSY', `${dir} holds a machine waiting to be resumed; resume or discard its image first (\`hiberkit resume --emulate ${dir}\`), or give the demo another --dir`);
+  }
+  const swap = boot1.backend.system.swapAreas()[0];
+  if (!swap) throw new HiberkitError('NO_SWAP', `the machine in ${dir} has no active swap: give the demo another --dir`);
+  const ramBytes = boot1.config.memoryBytes;
+  print(`emulated machine in ${dir}: ${mib(ramBytes)} of RAM, swap ${swap.type} ${swap.path} (${mib(swap.sizeBytes)}) on ${swap.blockDevice} at page ${swap.offsetPages}`);
 
   print('\n[boot 1] hiberkit hibernate');
   const hibernateStarted = performance.now();
   // A preferred size of all RAM: the kernel drops only the page cache the copies need room for.
-  const hibernated = hibernate({ backend: boot1.backend, compress: 'lz4', imageSize: memoryBytes, onProgress: (m) => print(`  ${m}`) });
+  const hibernated = hibernate({ backend: boot1.backend, compress: 'lz4', imageSize: ramBytes, onProgress: (m) => print(`  ${m}`) });
   await boot1.switchedOff(hibernated);
   const hibernateMs = performance.now() - hibernateStarted;
   // Taken at power-off, not before the command: CREATE_IMAGE itself changes RAM (it drops page
@@ -80,12 +123,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   print(`  powered off after ${(hibernateMs / 1000).toFixed(2)} s`);
   print(`  RAM fingerprint at power-off: ${before.slice(0, 16)}…`);
 
+  await betweenSteps();
   print('\n[boot 2] hiberkit inspect');
   const boot2 = openEmulatedMachine(dir);
   const report = await inspect({ backend: boot2.backend });
   if (!report.valid) throw new HiberkitError('DEMO_FAILED', `the image is not valid: ${report.problem?.message}`);
   print(`  image of ${mib(report.streamBytes!)} stored as ${mib(report.storedBytes!)} (lz4, ratio ${report.ratio!.toFixed(2)}), kernel ${report.kernelRelease}`);
 
+  await betweenSteps();
   print('\n[boot 2] hiberkit resume');
   const resumeStarted = performance.now();
   const resumed = await resume({ backend: boot2.backend, onProgress: (m) => print(`  ${m}`) });
@@ -97,6 +142,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   print(`  RAM fingerprint after resume: ${after.slice(0, 16)}… ${after === before ? '(identical)' : '(DIFFERENT)'}`);
   if (after !== before) throw new HiberkitError('DEMO_FAILED', 'the restored RAM differs from the hibernated RAM');
 
+  await betweenSteps();
   print('\nsummary');
   print(`  hibernate (trigger → power-off)   ${(hibernateMs / 1000).toFixed(2)} s`);
   print(`  resume (load, verify, restore)    ${(resumeMs / 1000).toFixed(2)} s`);

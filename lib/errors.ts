@@ -156,6 +156,7 @@ export type HiberkitErrorCode =
   | 'NO_SWAP'
   | 'NOT_ACTIVE_SWAP'
   | 'NOT_ENOUGH_SWAP'
+  | 'SWAP_NOT_ENCRYPTED'
   | 'NO_RESUME_DEVICE'
   | 'RESUME_OFFSET_ON_PARTITION'
   | 'RESUME_PAGE_NOT_SWAP'
@@ -185,6 +186,7 @@ export type HiberkitErrorCode =
   | 'IMAGE_TRUNCATED'
   | 'UNSUPPORTED_VERSION'
   | 'IMAGE_TAMPERED'
+  | 'IMAGE_FORGED'
   | 'IMAGE_NOT_ENCRYPTED'
   | 'WRONG_KERNEL'
   | 'WRONG_MACHINE'
@@ -195,6 +197,7 @@ export type HiberkitErrorCode =
   | 'WRONG_KEY'
   | 'KEY_REQUIRED'
   | 'NO_PASSPHRASE'
+  | 'WEAK_PASSPHRASE'
   | 'BAD_KEY_FILE'
   | 'KEY_EXISTS'
   // Settings.
@@ -202,10 +205,16 @@ export type HiberkitErrorCode =
   // Backends, the emulator and the demo.
   | 'WRONG_BACKEND'
   | 'EMULATOR_STATE'
+  | 'NO_MACHINE'
+  | 'BAD_MACHINE'
+  | 'BAD_MACHINE_CONFIG'
+  | 'MACHINE_EXISTS'
+  | 'MACHINE_DIR_UNUSABLE'
   | 'EMULATOR_WOULD_BLOCK'
   | 'MACHINE_OFF'
   | 'SESSION_LOST'
   | 'DEMO_DIR_BUSY'
+  | 'DEMO_MEMORY_MISMATCH'
   | 'DEMO_FAILED';
 
 /**

@@ -4,12 +4,12 @@
  * Then the backend's critical section freezes, snapshots, writes and powers off; when the
  * machine is resumed, this same call returns.
  */
-import { HiberkitError } from './errors.js';
-import { assertCanHibernate, mib } from './preflight.js';
-import { hibernationTarget } from './target.js';
+import { HiberkitError, SnapshotError } from './errors.js';
+import { assertCanHibernate, mib, swapEncryptionFinding } from './preflight.js';
+import { hibernationTarget, resumeTarget } from './target.js';
 import { PAGE_SIZE } from './ioctls.js';
-import { assertMarkable } from './image/format.js';
-import { sealForHibernation } from './crypto/image-keys.js';
+import { assertMarkable, classifyResumePage } from './image/format.js';
+import { hibernationSealing, sealForHibernation } from './crypto/image-keys.js';
 import { wipe } from './crypto/keys.js';
 import type { Backend, BlockDevice, HibernatePlan, PowerOffMethod, SnapshotDevice } from './backend.js';
 import type { Settings } from './config.js';
@@ -43,6 +43,7 @@ export async function hibernate(options: HibernateOptions): Promise<HibernateRes
   const progress = options.onProgress ?? (() => {});
   const started = Date.now();
 
+  assertNoImageWaiting(backend, options);
   assertCanHibernate(backend);
   const releaseLock = backend.lockHibernation('hiberkit hibernate');
   try {
@@ -60,8 +61,12 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
   progress(`swap ${target.swap.path} on ${target.blockDevice} (header page ${target.resumePage}), power-off: ${powerOff}`);
 
   // Sealing may ask for a passphrase: do it before anything is opened.
-  const encryption = sealForHibernation(options);
-  if (encryption) progress(`image encrypted (${options.encrypt}, AES-256-GCM)`);
+  const encryption = sealForHibernation(options, backend.paths, progress);
+  if (encryption) {
+    progress(`image encrypted (${hibernationSealing(options, backend.paths)}, AES-256-GCM${encryption.origin ? ', signed' : ''})`);
+    const swap = swapEncryptionFinding(backend);
+    if (!swap.ok) progress(`warning: ${swap.summary}: ${swap.fix}`);
+  }
   let storage: BlockDevice | undefined;
   let device: SnapshotDevice | undefined;
   try {
@@ -103,8 +108,9 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
     progress('freezing and saving the image');
     const outcome = await backend.criticalSection.hibernate(plan);
     if (outcome.kind === 'failed') {
-      // The critical section reports the one dangerous case itself: an image it could not invalidate.
-      if (outcome.error instanceof HiberkitError && outcome.error.code === 'IMAGE_NOT_INVALIDATED') throw outcome.error;
+      // The critical section reports two cases itself: an image it could not invalidate (dangerous),
+      // and an emulated machine that booted on without resuming its image (nothing to thaw any more).
+      if (outcome.error instanceof HiberkitError && ['IMAGE_NOT_INVALIDATED', 'SESSION_LOST'].includes(outcome.error.code)) throw outcome.error;
       throw new HiberkitError(
         'HIBERNATE_FAILED',
         `hibernation failed at stage ${outcome.stage}: ${outcome.error.message}. The system kept running and was thawed; no image was left on ${target.blockDevice} and its swap is usable.`,
@@ -116,6 +122,40 @@ async function hibernateLocked(options: HibernateOptions, progress: (message: st
     if (device?.isOpen) device.close();
     storage?.close();
     wipe(encryption?.dataKey);
+  }
+}
+
+/**
+ * An image already waits on the resume device: a second hibernation must not touch it (IMAGE_PRESENT).
+ * Checked first, with a look at that one page: the area holding the image is not active swap
+ * (swapon refuses a marked header), so the preflight would only say "no swap" — and on an
+ * emulated machine, whose boot may still resume the image, listing swap ends its initramfs.
+ */
+function assertNoImageWaiting(backend: Backend, settings: Settings): void {
+  // Without root the preflight says what is wrong; reading the device would only fail with EACCES.
+  if (!backend.system.isPrivileged()) return;
+  const target = resumeTarget(backend, settings);
+  if (!target) return;
+  let storage: BlockDevice;
+  try {
+    storage = backend.openBlockDevice(target.blockDevice);
+  } catch (err) {
+    // A resume device that cannot be opened holds no image of ours; the checks after this say what is wrong with it.
+    if (err instanceof SnapshotError) return;
+    throw err;
+  }
+  try {
+    const page = storage.allocAligned(PAGE_SIZE);
+    storage.readSync(page, target.resumePage * PAGE_SIZE);
+    const { kind } = classifyResumePage(page);
+    if (kind === 'hiberkit' || kind === 'hiberkit-other-version') {
+      throw new HiberkitError(
+        'IMAGE_PRESENT',
+        `${target.blockDevice} (header page ${target.resumePage}) already holds a hiberkit image waiting to be resumed: resume it (\`hiberkit resume\`) or discard it (\`hiberkit discard\`) first`,
+      );
+    }
+  } finally {
+    storage.close();
   }
 }
 

@@ -34,7 +34,9 @@ export interface ImageReport {
   encrypted?: boolean;
   /** How an encrypted image's key is sealed. */
   keyKind?: 'passphrase' | 'public-key';
+  /** When the image was made; believe it only with createdAtVerified (checked, and for an encrypted image authenticated). */
   createdAt?: string;
+  createdAtVerified?: boolean;
   kernelRelease?: string;
   machineId?: string;
   platformMode?: boolean;
@@ -72,10 +74,13 @@ export async function inspect(options: InspectOptions): Promise<ImageReport> {
       storage,
       target.resumePage,
       { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
-      { unlock: unlockerFor(options, () => {}) },
+      { unlock: unlockerFor(options, options.backend.paths, () => {}) },
     );
     image.close();
     report.valid = true;
+    // From the verified header: for an encrypted image the summary's time was not authenticated yet.
+    report.createdAt = new Date(image.header.createdAtMs).toISOString();
+    report.createdAtVerified = true;
   } catch (err) {
     // No passphrase or key could be read: that says nothing about the image, so it is the
     // command that fails (with the reason), not the image.

@@ -1,5 +1,5 @@
 /**
- * The /dev/snapshot ioctl table (spec §2.2), as <linux/suspend_ioctls.h> defines it on x86_64.
+ * The /dev/snapshot ioctl table (docs/snapshot-device.md §2.2), as <linux/suspend_ioctls.h> defines it on x86_64.
  * The native addon takes its numbers from that header; a test checks both agree with this table.
  */
 

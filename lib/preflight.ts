@@ -13,6 +13,8 @@ export interface Finding {
   summary: string;
   /** What to do when it is not ok. */
   fix?: string;
+  /** Not ok, but hibernation works: a weaker protection to know about, not a failure. */
+  warning?: true;
 }
 
 export function checkHibernation(backend: Backend): Finding[] {
@@ -58,12 +60,45 @@ export function checkHibernation(backend: Backend): Finding[] {
       summary: `${swaps.length} active swap area(s), ${mib(freeSwap)} free, ${mib(memory)} of RAM`,
       fix: 'create and enable swap (mkswap + swapon); hibernation writes its image there',
     },
+    swapEncryptionFinding(backend),
   ];
+}
+
+/**
+ * Swap that is not encrypted below the file system (dm-crypt) receives, in clear, the memory the
+ * kernel pushes out to make the image fit: an encrypted image then protects less than all of RAM.
+ */
+export function swapEncryptionFinding(backend: Backend): Finding {
+  const plain = plainSwapAreas(backend);
+  return {
+    code: 'SWAP_NOT_ENCRYPTED',
+    ok: plain.length === 0,
+    warning: true,
+    summary: plain.length === 0 ? 'swap is encrypted (dm-crypt)' : `swap not encrypted: ${plain.join(', ')}`,
+    fix:
+      'memory the kernel pushes out to make room for the image is written to that swap in clear, whatever `encrypt` says; ' +
+      'put swap on dm-crypt (LUKS, or a crypttab entry with a random key for swap that is not the resume area)',
+  };
+}
+
+/** The active swap areas whose device (a swap file's: its file system's) is not on dm-crypt. */
+function plainSwapAreas(backend: Backend): string[] {
+  const { system } = backend;
+  return system
+    .swapAreas()
+    .filter((area) => {
+      try {
+        return !system.isEncryptedBlockDevice(area.type === 'file' ? system.swapFileOffset(area.path).blockDevice : area.path);
+      } catch {
+        return true;
+      }
+    })
+    .map((area) => area.path);
 }
 
 /** Throws the first failed check as a HiberkitError with its code. */
 export function assertCanHibernate(backend: Backend): void {
-  const failed = checkHibernation(backend).find((f) => !f.ok);
+  const failed = checkHibernation(backend).find((f) => !f.ok && !f.warning);
   if (failed) throw new HiberkitError(failed.code, `cannot hibernate: ${failed.fix} (${failed.summary})`);
 }
 

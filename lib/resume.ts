@@ -45,16 +45,21 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
     if (!marker) return { status: 'no-image', blockDevice: target.blockDevice };
 
     // Only now that there is an image: the key tools are not worth compiling for a boot without one.
-    const { unlockerFor } = await import('./crypto/image-keys.js');
+    const { expectedSealing, unlockerFor } = await import('./crypto/image-keys.js');
     try {
       progress(`image found on ${target.blockDevice}; loading it`);
       const image = await openImage(
         storage,
         target.resumePage,
         { kernelRelease: backend.system.kernelRelease(), machineId: backend.system.machineId() },
-        // A system set up for encrypted images resumes nothing else: whoever can write the disk
-        // could otherwise put a plain, unauthenticated image in its place.
-        { unlock: unlockerFor(options, progress), requireEncryption: (options.encrypt ?? 'none') !== 'none' },
+        // A system set up for encrypted images (an encrypt setting, or keys: expectedSealing)
+        // resumes nothing else: whoever can write the disk could otherwise put a plain,
+        // unauthenticated image in its place.
+        { unlock: unlockerFor(options, backend.paths, progress), requireEncryption: expectedSealing(options, backend.paths) !== null },
+      );
+      // Only now is the header believed (authenticated, for an encrypted image): an old image put back shows its age here.
+      progress(
+        `image made ${new Date(image.header.createdAtMs).toISOString()} by kernel ${image.header.kernelRelease}${image.header.encrypted ? ', authenticated' : ''}`,
       );
       let device: SnapshotDevice | undefined;
       try {
@@ -105,6 +110,7 @@ const IMAGE_BAD: ReadonlySet<HiberkitErrorCode> = new Set([
   'IMAGE_TRUNCATED', // the image ends before its own extents or the kernel's page count
   'UNSUPPORTED_VERSION', // a format this hiberkit cannot read
   'IMAGE_TAMPERED', // an encrypted chunk fails authentication
+  'IMAGE_FORGED', // not signed by this machine's signing key: someone else wrote it
   'WRONG_KERNEL', // made by another kernel release
   'WRONG_MACHINE', // made on another machine
   'IMAGE_NOT_ENCRYPTED', // a plain image where this system accepts only encrypted ones
@@ -153,7 +159,7 @@ function isContentRefusal(err: unknown): boolean {
 
 /**
  * Writes every page batch, then the one extra write that makes the kernel consume trailing zero
- * pages (spec §5.6): it must return 0, meaning the kernel has the complete image. A batch source
+ * pages (docs/snapshot-device.md §5.6): it must return 0, meaning the kernel has the complete image. A batch source
  * that throws (a chunk or the stream failing its check) ends the upload with that error.
  */
 async function upload(batches: AsyncIterable<Uint8Array>, writePages: (buf: Uint8Array) => number): Promise<void> {

@@ -5,8 +5,17 @@
 import type { Backend } from './backend.js';
 
 export interface BackendChoice {
-  /** Directory of an emulated machine; absent means this real machine. */
+  /**
+   * Directory of an emulated machine, made beforehand (`createEmulatedMachine`, `hiberkit machine
+   * create`): a directory without one is refused (NO_MACHINE). Absent means this real machine.
+   */
   emulate?: string;
+}
+
+/** Refuses a directory that holds no emulated machine (NO_MACHINE, BAD_MACHINE), without booting it. */
+export async function assertEmulatedMachine(dir: string): Promise<void> {
+  const { existingStateDir } = await import('../emulator/index.js');
+  existingStateDir(dir);
 }
 
 export async function openBackend(choice: BackendChoice = {}): Promise<Backend> {

@@ -10,7 +10,7 @@ import { classifyResumePage } from './image/format.js';
 import type { Backend, BlockDevice, OpenBlockOptions, SwapArea } from './backend.js';
 import type { Settings } from './config.js';
 
-export interface ImageTarget {
+interface ImageTarget {
   /** Block device node holding the swap area ('/dev/vda'). */
   blockDevice: string;
   /** Page index of the swap header on that device. */

@@ -1,4 +1,5 @@
-// Module entry point: every family of native calls registers itself here.
+// Module entry point: every family of native calls registers itself here. Entries that only
+// tests use live in the test addon (test/native/), not here.
 #include "addon.h"
 
 namespace {
@@ -9,7 +10,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hiberkit::RegisterBlockDevice(env, exports);
   hiberkit::RegisterSystem(env, exports);
   hiberkit::RegisterCodec(env, exports);
-  hiberkit::RegisterImageWriter(env, exports);
   hiberkit::RegisterCriticalSection(env, exports);
   return exports;
 }

@@ -9,7 +9,6 @@ void RegisterSnapshotDevice(Napi::Env env, Napi::Object exports);   // snapshot_
 void RegisterBlockDevice(Napi::Env env, Napi::Object exports);      // block_device.cc
 void RegisterSystem(Napi::Env env, Napi::Object exports);           // system.cc
 void RegisterCodec(Napi::Env env, Napi::Object exports);            // codec.cc
-void RegisterImageWriter(Napi::Env env, Napi::Object exports);      // image_writer.cc
 void RegisterCriticalSection(Napi::Env env, Napi::Object exports);  // critical_section.cc
 
 }  // namespace hiberkit

@@ -1,6 +1,5 @@
 // RegisterCodec: the image format's codecs for JavaScript (lib/codec/index.ts prefers them to its
-// TypeScript twins): crc32c, crc32cCombine, lz4Compress, lz4Decompress, plus crc32cTable for tests
-// that must cover the table path on CPUs with SSE4.2.
+// TypeScript twins): crc32c, crc32cCombine, lz4Compress, lz4Decompress.
 #include "addon.h"
 #include "crc32c.h"
 #include "fd_util.h"
@@ -9,28 +8,14 @@
 namespace hiberkit {
 namespace {
 
-using CrcFunction = uint32_t (*)(const uint8_t*, size_t, uint32_t);
-
-// crc(data: Uint8Array, seed = 0): number
-template <CrcFunction crc>
-Napi::Value CrcCall(const Napi::CallbackInfo& info, const char* fn) {
-  uint8_t* data;
-  size_t length;
-  if (!GetBytes(info, 0, fn, &data, &length)) return info.Env().Undefined();
-  int64_t seed = 0;
-  if (info.Length() > 1 && !info[1].IsUndefined()) {
-    if (!GetNonNegative(info, 1, fn, &seed)) return info.Env().Undefined();
-    if (seed > UINT32_MAX) {
-      ArgError(info.Env(), fn, "the seed is a 32-bit CRC", true);
-      return info.Env().Undefined();
-    }
-  }
-  return Napi::Number::New(info.Env(), crc(data, length, static_cast<uint32_t>(seed)));
+// crc32c(data: Uint8Array, seed = 0): number
+Napi::Value Crc32cJs(const Napi::CallbackInfo& info) {
+  uint8_t* data = nullptr;
+  size_t length = 0;
+  uint32_t seed = 0;
+  if (!GetCrcArguments(info, "crc32c", &data, &length, &seed)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), Crc32c(data, length, seed));
 }
-
-Napi::Value Crc32cJs(const Napi::CallbackInfo& info) { return CrcCall<Crc32c>(info, "crc32c"); }
-
-Napi::Value Crc32cTableJs(const Napi::CallbackInfo& info) { return CrcCall<Crc32cTable>(info, "crc32cTable"); }
 
 // crc32cCombine(crcA, crcB, lengthB): the CRC32C of A ++ B.
 Napi::Value Crc32cCombineJs(const Napi::CallbackInfo& info) {
@@ -78,11 +63,9 @@ Napi::Value Lz4DecompressJs(const Napi::CallbackInfo& info) {
 
 void RegisterCodec(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32cJs, "crc32c"));
-  exports.Set("crc32cTable", Napi::Function::New(env, Crc32cTableJs, "crc32cTable"));
   exports.Set("crc32cCombine", Napi::Function::New(env, Crc32cCombineJs, "crc32cCombine"));
   exports.Set("lz4Compress", Napi::Function::New(env, Lz4CompressJs, "lz4Compress"));
   exports.Set("lz4Decompress", Napi::Function::New(env, Lz4DecompressJs, "lz4Decompress"));
-  exports.Set("crc32cImplementation", Napi::String::New(env, Crc32cImplementation()));
 }
 
 }  // namespace hiberkit

@@ -21,7 +21,7 @@ namespace {
 // The child read EOF instead of the go byte: the parent gave up before handing the device over.
 constexpr int kExitWithoutGo = 2;
 
-// readv() moves at most UIO_MAXIOV segments per call (spec §3.3): 4 MiB of one-page segments.
+// readv() moves at most UIO_MAXIOV segments per call (docs/snapshot-device.md §3.3): 4 MiB of one-page segments.
 constexpr size_t kMaxSegments = 1024;
 
 constexpr uint64_t kPagesPerMiB = (1024 * 1024) / kPageSize;
@@ -135,7 +135,7 @@ class ChildSequence {
 };
 
 // Streams the snapshot with readv() of one-page segments, the only way to read several pages
-// per system call (spec §3.3).
+// per system call (docs/snapshot-device.md §3.3).
 class SnapshotPageSource final : public PageSource {
  public:
   SnapshotPageSource(int snapshot_fd, uint64_t stream_pages, bool die_halfway, KillMethod kill_method)
@@ -255,13 +255,13 @@ class HibernateSequence final : ChildSequence {
     report_->snapshot_us = MonotonicMicros() - freeze_us_;
     // 0: the machine was hibernated and has just been restored, and this is the same child,
     // brought back by the restore. (A wakeup event at the last moment also makes the kernel skip
-    // the snapshot and store 0, spec §2.3; that cannot be told apart, and the right reaction is
+    // the snapshot and store 0, docs/snapshot-device.md §2.3; that cannot be told apart, and the right reaction is
     // the same: tear down and let everything run.)
     if (in_suspend == 0) FinishResumed();
     KillIfAt(KillPoint::kAfterCreateImage);
 
     // Compression workers, when they come, start here: created after CREATE_IMAGE returned 1
-    // they are not in the image, and they inherit PF_SUSPEND_TASK (spec §7.2), so they run while
+    // they are not in the image, and they inherit PF_SUSPEND_TASK (docs/snapshot-device.md §7.2), so they run while
     // everything else is frozen. Every exit path below must join them before it thaws or powers
     // off, or the kernel warns at the thaw and they stay unfreezable for ever.
     Enter(CriticalStage::kGetImageSize);
@@ -360,7 +360,7 @@ class HibernateSequence final : ChildSequence {
   [[noreturn]] void PowerOffNow() {
     switch (plan_.power_off) {
       case PowerOff::kPlatform: {
-        // Returns only on failure: with platform support on, success enters S4 (spec §2.3).
+        // Returns only on failure: with platform support on, success enters S4 (docs/snapshot-device.md §2.3).
         int err = Ioctl(kPowerOff, 0);
         FailWithImage("ioctl", &kPowerOff, err != 0 ? err : EINVAL);
       }
@@ -391,7 +391,7 @@ class HibernateSequence final : ChildSequence {
   }
 
   // After CREATE_IMAGE returned 1. The image on disk goes FIRST: thawing with a valid image
-  // there would let a later boot resume it over a file system that has moved on (spec §8.1.10).
+  // there would let a later boot resume it over a file system that has moved on (docs/snapshot-device.md §8.1 step 10).
   [[noreturn]] void FailWithImage(const char* call, const SnapshotIoctl* request, int error) {
     Record(call, request, error);
     // Its result is not checked here: the parent invalidates again after the exit in any case.
@@ -432,7 +432,7 @@ class RestoreSequence final : ChildSequence {
     }
 
     // Before jumping: if the restore fails or the restored system crashes early, the next boot
-    // must not try the same image again (spec §8.2.7). If the image cannot be invalidated, do not
+    // must not try the same image again (docs/snapshot-device.md §8.2 step 7). If the image cannot be invalidated, do not
     // restore at all: a restored system with its image still valid on disk would be resumed
     // again, over newer data, after its next crash.
     Enter(CriticalStage::kInvalidate);

@@ -1,8 +1,8 @@
 // The forked child that runs the critical section of hibernation and of restore.
 //
 // Why a child: a process that froze user space and then dies keeps everything frozen if it has
-// other threads, because they are frozen too and keep /dev/snapshot open (spec §7.3, verified in
-// the test VM, anchors §6). Node always has other threads. A child of fork() has exactly one, and
+// other threads, because they are frozen too and keep /dev/snapshot open (docs/snapshot-device.md
+// §7.3; seen in the test VM). Node always has other threads. A child of fork() has exactly one, and
 // owns the only descriptor of /dev/snapshot: whatever happens to it, its exit closes the device
 // and the kernel thaws user space.
 //

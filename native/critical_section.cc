@@ -122,6 +122,15 @@ class Params {
     return true;
   }
 
+  // Like Bytes for a field that may be absent or null; says whether it was there.
+  bool OptionalBytes(const char* key, uint8_t* out, size_t length) {
+    if (!ok()) return false;
+    Napi::Value value = object_.Get(key);
+    if (value.IsUndefined() || value.IsNull()) return false;
+    Bytes(key, out, length);
+    return ok();
+  }
+
   // Copies exactly `length` bytes of a Uint8Array field into `out`.
   void Bytes(const char* key, uint8_t* out, size_t length) {
     Napi::Value value = Field(key);
@@ -230,7 +239,7 @@ struct Session {
 // Writes the original resume page back once the child is gone. The child may have died after
 // its marker reached the disk; a valid image left behind while the system keeps running would be
 // resumed later over a file system that has moved on. An active swap device accepts writes only
-// from the /dev/snapshot holder that selected it (ETXTBSY otherwise, spec §2.3), and the child's
+// from the /dev/snapshot holder that selected it (ETXTBSY otherwise, docs/snapshot-device.md §2.3), and the child's
 // descriptor is closed now: select the area again for the duration of the write. That selection
 // is best effort (no swap active, device busy): the write reports what really matters.
 int InvalidateAfterChild(const Session& session) {
@@ -241,8 +250,12 @@ int InvalidateAfterChild(const Session& session) {
     resume_swap_area area{static_cast<__kernel_loff_t>(session.resume_page), static_cast<__u32>(storage_info.st_rdev)};
     ioctl(snapshot.get(), kSetSwapArea.request, &area);
   }
-  return InvalidateImage(session.storage.get(), session.resume_page, session.original_page(),
-                         session.scratch_page());
+  // A hibernating child's swap pages were freed when it died and user space runs again: the
+  // header's page may hold someone's swapped-out memory by now, so it is left alone (the child
+  // itself wipes it on every failure it survives). A restoring child runs from the initramfs,
+  // where the area is not in use: its header goes.
+  return InvalidateImage(session.storage.get(), session.resume_page, session.original_page(), session.scratch_page(),
+                         session.hibernate ? HeaderWipe::kKeep : HeaderWipe::kWipe);
 }
 
 enum class Outcome { kResumed, kFailed, kDied };
@@ -482,6 +495,8 @@ Napi::Value CriticalHibernate(const Napi::CallbackInfo& info) {
     params.Bytes("headerKey", config.encryption.header_key, sizeof(config.encryption.header_key));
     params.Bytes("keyBlock", config.encryption.key_block, sizeof(config.encryption.key_block));
     params.Bytes("imageId", config.encryption.image_id, sizeof(config.encryption.image_id));
+    config.encryption.signed_origin =
+        params.OptionalBytes("originSignature", config.encryption.origin_signature, sizeof(config.encryption.origin_signature));
   }
   if (!params.ok()) {
     WipeSecret(&config.encryption, sizeof(config.encryption));

@@ -1,5 +1,4 @@
-// SnapshotError construction from C++ (see errors.h) and the `setErrorClass` / `errnoName`
-// exports.
+// SnapshotError construction from C++ (see errors.h) and the `setErrorClass` export.
 #include "errors.h"
 
 #include <cstring>
@@ -52,14 +51,6 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value ErrnoNameExport(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "errnoName(errno): errno must be a number").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::String::New(env, ErrnoName(info[0].As<Napi::Number>().Int32Value()));
-}
 
 }  // namespace
 
@@ -84,7 +75,6 @@ void ThrowSnapshotError(Napi::Env env, int errnum, const char* syscall, const ch
 void RegisterErrors(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonState());
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
-  exports.Set("errnoName", Napi::Function::New(env, ErrnoNameExport, "errnoName"));
 }
 
 }  // namespace hiberkit

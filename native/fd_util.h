@@ -119,4 +119,17 @@ inline bool GetString(const Napi::CallbackInfo& info, size_t index, const char* 
   return true;
 }
 
+// The arguments of a CRC call, (data: Uint8Array, seed = 0), the seed being a previous 32-bit CRC.
+inline bool GetCrcArguments(const Napi::CallbackInfo& info, const char* fn, uint8_t** data, size_t* length,
+                            uint32_t* seed) {
+  if (!GetBytes(info, 0, fn, data, length)) return false;
+  *seed = 0;
+  if (info.Length() < 2 || info[1].IsUndefined()) return true;
+  int64_t value = 0;
+  if (!GetNonNegative(info, 1, fn, &value)) return false;
+  if (value > UINT32_MAX) return ArgError(info.Env(), fn, "the seed is a 32-bit CRC", true);
+  *seed = static_cast<uint32_t>(value);
+  return true;
+}
+
 }  // namespace hiberkit

@@ -1,15 +1,10 @@
 // See image_crypto.h. The byte formats (nonces, associated data, what the MAC covers) are the
 // image format's and match lib/image/security.ts.
 
-// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP_Digest*, which fetches and
-// allocates per use; the low-level calls are what may run after the freeze.
-#define OPENSSL_API_COMPAT 10101
-
 #include "image_crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include <cerrno>
 #include <climits>
@@ -35,6 +30,8 @@ ImageCipher::~ImageCipher() {
   EVP_CIPHER_CTX_free(chunk_);
   EVP_CIPHER_CTX_free(header_);
   EVP_CIPHER_free(cipher_);
+  EVP_MD_CTX_free(map_digest_);
+  EVP_MD_free(sha256_);
 }
 
 int ImageCipher::Init(const uint8_t* chunk_key, const uint8_t* header_key) {
@@ -54,8 +51,36 @@ int ImageCipher::Init(const uint8_t* chunk_key, const uint8_t* header_key) {
     EVP_CIPHER_CTX_free(header);
     return EINVAL;
   }
+  sha256_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  map_digest_ = EVP_MD_CTX_new();
+  if (sha256_ == nullptr || map_digest_ == nullptr || EVP_DigestInit_ex2(map_digest_, sha256_, nullptr) != 1 ||
+      !RehearseDigest()) {
+    EVP_CIPHER_CTX_free(header);
+    return EINVAL;
+  }
   header_ = header;  // ready() from here
   return Rehearse() ? 0 : EINVAL;
+}
+
+bool ImageCipher::HashExtentMap(const uint8_t* data, size_t bytes) {
+  return EVP_DigestUpdate(map_digest_, data, bytes) == 1;
+}
+
+bool ImageCipher::FinishExtentMapHash(uint8_t* digest) {
+  unsigned int length = 0;
+  return EVP_DigestFinal_ex(map_digest_, digest, &length) == 1 && length == kSha256Bytes;
+}
+
+bool ImageCipher::RehearseDigest() {
+  evp_md_ctx_st* context = EVP_MD_CTX_new();
+  const uint8_t scratch[kRehearsalBytes] = {};
+  uint8_t digest[kSha256Bytes];
+  unsigned int length = 0;
+  const bool ok = context != nullptr && EVP_DigestInit_ex2(context, sha256_, nullptr) == 1 &&
+                  EVP_DigestUpdate(context, scratch, sizeof(scratch)) == 1 &&
+                  EVP_DigestFinal_ex(context, digest, &length) == 1 && length == kSha256Bytes;
+  EVP_MD_CTX_free(context);
+  return ok;
 }
 
 bool ImageCipher::Seal(evp_cipher_ctx_st* context, const uint8_t* nonce, const uint8_t* aad, size_t aad_bytes,
@@ -90,23 +115,10 @@ bool ImageCipher::Rehearse() {
   uint8_t header_nonce[kNonceBytes];
   memset(header_nonce, 0xff, sizeof(header_nonce));
   const uint64_t never_a_chunk = UINT64_MAX;  // chunk indexes are u32 in the record header
-  uint8_t digest[kSha256Bytes];
-  Sha256 sha;
-  sha.Update(scratch, sizeof(scratch));
-  sha.Final(digest);
   return SealChunk(never_a_chunk, scratch, kRehearsalAadBytes, scratch, sizeof(scratch), tag) &&
          SealChunk(never_a_chunk - 1, scratch, kRehearsalAadBytes, scratch, kRehearsalShortBytes, tag) &&
          Seal(header_, header_nonce, scratch, sizeof(scratch), nullptr, 0, tag);
 }
-
-static_assert(sizeof(SHA256_CTX) <= sizeof(Sha256), "Sha256::state_ must hold a SHA256_CTX");
-static_assert(alignof(SHA256_CTX) <= 8, "Sha256::state_ must be aligned for a SHA256_CTX");
-
-Sha256::Sha256() { SHA256_Init(reinterpret_cast<SHA256_CTX*>(state_)); }
-
-void Sha256::Update(const uint8_t* data, size_t bytes) { SHA256_Update(reinterpret_cast<SHA256_CTX*>(state_), data, bytes); }
-
-void Sha256::Final(uint8_t* digest) { SHA256_Final(digest, reinterpret_cast<SHA256_CTX*>(state_)); }
 
 void WipeSecret(void* bytes, size_t length) { OPENSSL_cleanse(bytes, length); }
 

@@ -16,7 +16,10 @@
 //    16 bytes. None of them allocates or locks (read in OpenSSL 3.0's evp_enc.c and
 //    ciphercommon_gcm.c, and measured: test/image-encryption.test.ts counts malloc calls around
 //    them). OpenSSL allocates only to record an error, which the writer's lengths never provoke.
-//  * Sha256: the low-level SHA256_Init/Update/Final on a plain struct, pure functions.
+//  * The extent map's SHA-256: Init fetches SHA-256, creates a digest context and starts it
+//    (EVP_DigestInit_ex2 allocates the provider's context); after the freeze the writer calls only
+//    EVP_DigestUpdate and EVP_DigestFinal_ex on it, which work in that context and allocate
+//    nothing. One context per image: it is used once, and Init rehearses SHA-256 on another.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +27,8 @@
 
 struct evp_cipher_st;
 struct evp_cipher_ctx_st;
+struct evp_md_st;
+struct evp_md_ctx_st;
 
 namespace hiberkit {
 
@@ -48,6 +53,10 @@ class ImageCipher {
   // GMAC of `data` under the header key with the all-zero nonce (that key signs one header).
   bool MacHeader(const uint8_t* data, size_t bytes, uint8_t* mac);
 
+  // The extent map's SHA-256, in steps (the map is hashed batch by batch), once per image.
+  bool HashExtentMap(const uint8_t* data, size_t bytes);
+  bool FinishExtentMapHash(uint8_t* digest);  // kSha256Bytes
+
   // Runs SealChunk's and MacHeader's code paths (bulk and tail lengths, associated data) on
   // scratch bytes, with nonces no image uses (a chunk index above 2^32, an all-ones header nonce):
   // a failure shows before the freeze, and each page of code and data those calls touch is
@@ -59,22 +68,14 @@ class ImageCipher {
   bool Seal(evp_cipher_ctx_st* context, const uint8_t* nonce, const uint8_t* aad, size_t aad_bytes, uint8_t* data,
             size_t bytes, uint8_t* tag);
 
+  // Before the freeze: SHA-256 on a context of its own, so that a failure shows now.
+  bool RehearseDigest();
+
   evp_cipher_st* cipher_ = nullptr;
   evp_cipher_ctx_st* chunk_ = nullptr;
   evp_cipher_ctx_st* header_ = nullptr;
-};
-
-// SHA-256 in steps (the extent map is hashed batch by batch).
-class Sha256 {
- public:
-  Sha256();
-  void Update(const uint8_t* data, size_t bytes);
-  void Final(uint8_t* digest);  // kSha256Bytes
-
- private:
-  // OpenSSL's SHA256_CTX, kept opaque so that this header needs no OpenSSL header (checked in
-  // image_crypto.cc).
-  alignas(8) unsigned char state_[112];
+  evp_md_st* sha256_ = nullptr;
+  evp_md_ctx_st* map_digest_ = nullptr;
 };
 
 // Overwrites secret bytes in a way the compiler cannot drop (OPENSSL_cleanse).

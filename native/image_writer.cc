@@ -1,26 +1,15 @@
 // The C++ image writer (image_writer.h): the snapshot stream into hiberkit's on-disk format,
 // byte for byte what lib/image/writer.ts writes (docs/image-format.md). It runs in the critical
 // section, so it allocates nothing and takes no lock: every buffer is a slice of the workspace.
-//
-// Also RegisterImageWriter: test entries that run WriteImage and InvalidateImage on memory and a
-// file, so host tests can compare this writer's output with the TypeScript one, that tell which
-// write path (write_queue.h) a descriptor gets, and that run the image cipher (image_crypto.h) on
-// its own.
+// Host tests drive it through the test addon (test/native/image_writer_entries.cc).
 #include "image_writer.h"
 
-#include <mcheck.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <string>
-#include <utility>
-#include <vector>
 
-#include "addon.h"
 #include "crc32c.h"
 #include "fd_util.h"
 #include "image_crypto.h"
@@ -35,7 +24,6 @@ namespace {
 // ---- Layout (docs/image-format.md; the same constants as lib/image/format.ts)
 
 constexpr uint32_t kFormatVersion = 1;
-constexpr uint32_t kMaxChunkPages = 4096;
 
 // Resume page marker.
 constexpr size_t kMarkerOffset = 4048;
@@ -70,6 +58,7 @@ constexpr size_t kHCrc = 4092;
 constexpr uint32_t kFlagLz4 = 1u << 0;
 constexpr uint32_t kFlagPlatformMode = 1u << 1;
 constexpr uint32_t kFlagsSealed = (1u << 2) | (1u << 3);  // encrypted and authenticated, always both
+constexpr uint32_t kFlagSigned = 1u << 4;                   // the security block carries an origin signature
 
 // Security block of an encrypted image's header page.
 constexpr size_t kSKeyBlock = 1024;
@@ -77,6 +66,7 @@ constexpr size_t kSImageId = 1152;
 constexpr size_t kSExtentMapSha256 = 1168;
 constexpr size_t kSOriginalSignature = 1200;
 constexpr size_t kSHeaderMac = 1216;
+constexpr size_t kSOriginSignature = 1232;
 
 // Extent map pages.
 constexpr char kMapMagic[8] = {'H', 'K', 'E', 'X', 'T', 'M', 'A', 'P'};
@@ -178,6 +168,44 @@ Layout LayoutFor(const ImageWriterConfig& config) {
 // ---- I/O (page-aligned buffers, offsets and lengths: O_DIRECT works; writes: write_queue.h)
 
 int Flush(int fd) { return RetryOnEintr([fd] { return fdatasync(fd); }) == 0 ? 0 : errno; }
+
+// One whole page at `offset`; false on an error or a short read.
+bool ReadPage(int fd, uint8_t* page, uint64_t offset) {
+  return RetryOnEintr([&] { return pread(fd, page, kPageSize, static_cast<off_t>(offset)); }) ==
+         static_cast<ssize_t>(kPageSize);
+}
+
+uint32_t GetU32(const uint8_t* at) {
+  uint32_t value;
+  memcpy(&value, at, sizeof(value));
+  return value;
+}
+
+uint64_t GetU64(const uint8_t* at) {
+  uint64_t value;
+  memcpy(&value, at, sizeof(value));
+  return value;
+}
+
+// Zeroes the image header page that the marker on the resume page names, and flushes: once the
+// image is invalidated its key block is gone, so re-marking the page (the marker's CRCs are easy
+// to recompute) cannot bring the image back (docs/image-format.md §6). Only a page that still
+// holds exactly that header is touched: an intact marker, and the named page's content CRC equal
+// to the marker's. Nothing to do (0) when the page is not marked or the header is not there.
+int WipeMarkedHeader(int storage_fd, uint64_t resume_page, uint8_t* scratch) {
+  if (!ReadPage(storage_fd, scratch, resume_page * kPageSize)) return 0;
+  if (memcmp(scratch + kSignatureOffset, kImageSignature, kSignatureBytes) != 0) return 0;
+  const uint32_t marker_crc = GetU32(scratch + kMarkerCrc);
+  PutU32(scratch + kMarkerCrc, 0);
+  if (Crc32c(scratch + kMarkerOffset, kPageSize - kMarkerOffset) != marker_crc) return 0;
+  const uint64_t header_page = GetU64(scratch + kMarkerHeaderPage);
+  const uint32_t header_crc = GetU32(scratch + kMarkerHeaderCrc);
+  if (header_page == resume_page || header_page > UINT64_MAX / kPageSize / 2) return 0;
+  if (!ReadPage(storage_fd, scratch, header_page * kPageSize) || Crc32c(scratch, kHCrc) != header_crc) return 0;
+  memset(scratch, 0, kPageSize);
+  const int error = WriteAll(storage_fd, scratch, kPageSize, header_page * kPageSize);
+  return error != 0 ? error : Flush(storage_fd);
+}
 
 // ---- The writer
 
@@ -366,7 +394,6 @@ class Writer {
     if (error != 0) return error;
     const size_t batch_pages = config_.io_bytes / kPageSize;
     uint32_t map_crc = 0;
-    Sha256 map_sha256;
     for (size_t batch_start = 0; batch_start < count; batch_start += batch_pages) {
       const size_t batch_end = std::min(count, batch_start + batch_pages);
       for (size_t i = batch_start; i < batch_end; i++) {
@@ -375,7 +402,7 @@ class Writer {
         // Bytes 0..4091 only: a page ending with its own CRC32C has the same CRC32C whatever it
         // holds (the residue 0x48674BC7), so whole pages would bind nothing.
         map_crc = Crc32c(page, kMCrc, map_crc);
-        if (cipher_ != nullptr) map_sha256.Update(page, kPageSize);
+        if (cipher_ != nullptr && !cipher_->HashExtentMap(page, kPageSize)) return Fail("hash extent map", EINVAL);
       }
       for (size_t first = batch_start; first < batch_end;) {
         const size_t end = RunEnd(map_placed_, first, batch_end);
@@ -385,7 +412,7 @@ class Writer {
         first = end;
       }
     }
-    if (cipher_ != nullptr) map_sha256.Final(extent_map_sha256_);
+    if (cipher_ != nullptr && !cipher_->FinishExtentMapHash(extent_map_sha256_)) return Fail("hash extent map", EINVAL);
     *first_page = map_placed_[0];
     *pages = count;
     *crc = map_crc;
@@ -414,7 +441,8 @@ class Writer {
     memcpy(page, kHeaderMagic, sizeof(kHeaderMagic));
     PutU32(page + kHVersion, kFormatVersion);
     PutU32(page + kHFlags, (config_.compress ? kFlagLz4 : 0) | (config_.identity.platform_mode ? kFlagPlatformMode : 0) |
-                               (cipher_ != nullptr ? kFlagsSealed : 0));
+                               (cipher_ != nullptr ? kFlagsSealed : 0) |
+                               (cipher_ != nullptr && config_.encryption.signed_origin ? kFlagSigned : 0));
     PutU64(page + kHStreamPages, stream_pages_);
     PutU64(page + kHStoredBytes, stored_bytes_);
     PutU64(page + kHChunkCount, chunk_index_);
@@ -435,6 +463,9 @@ class Writer {
       memcpy(page + kSImageId, config_.encryption.image_id, kImageIdBytes);
       memcpy(page + kSExtentMapSha256, extent_map_sha256_, kSha256Bytes);
       memcpy(page + kSOriginalSignature, config_.original_resume_page + kSignatureOffset, kSignatureBytes);
+      if (config_.encryption.signed_origin) {
+        memcpy(page + kSOriginSignature, config_.encryption.origin_signature, kOriginSignatureBytes);
+      }
       // The MAC covers the whole page with itself and the CRC still zero; the CRC then covers it.
       if (!cipher_->MacHeader(page, kPageSize, page + kSHeaderMac)) return false;
     }
@@ -542,380 +573,16 @@ ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspac
   return Writer(config, workspace, stream_pages, source, allocator, progress).Run();
 }
 
-int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch) {
+int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch,
+                    HeaderWipe header) {
   if (!IsMarkable(original_page)) return EINVAL;
+  // The header first, flushed: a crash between the two writes leaves a marker naming no header
+  // (refused and put back at the next boot), never a swap signature over a header that still opens.
+  const int wipe_error = header == HeaderWipe::kWipe ? WipeMarkedHeader(storage_fd, resume_page, scratch) : 0;
   memcpy(scratch, original_page, kPageSize);
-  const int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
-  return error != 0 ? error : Flush(storage_fd);
-}
-
-// ---- Test entries (host only: they allocate, which the critical section never does)
-
-namespace {
-
-class MemoryPageSource final : public PageSource {
- public:
-  MemoryPageSource(const uint8_t* data, size_t pages, size_t max_per_read)
-      : data_(data), pages_(pages), max_per_read_(max_per_read) {}
-  long ReadPages(uint8_t* buf, size_t pages) override {
-    const size_t n = std::min({pages, pages_ - next_, max_per_read_});
-    memcpy(buf, data_ + next_ * kPageSize, n * kPageSize);
-    next_ += n;
-    return static_cast<long>(n);
-  }
-
- private:
-  const uint8_t* data_;
-  size_t pages_;
-  size_t max_per_read_;
-  size_t next_ = 0;
-};
-
-class ListAllocator final : public SwapAllocator {
- public:
-  explicit ListAllocator(std::vector<int64_t> offsets) : offsets_(std::move(offsets)) {}
-  int64_t AllocPage() override { return next_ < offsets_.size() ? offsets_[next_++] : -ENOSPC; }
-
- private:
-  std::vector<int64_t> offsets_;
-  size_t next_ = 0;
-};
-
-class NoProgress final : public ProgressSink {
- public:
-  void Progress(uint64_t, uint64_t) override {}
-};
-
-// Page-aligned zeroed memory, freed on scope exit.
-class AlignedBuffer {
- public:
-  explicit AlignedBuffer(size_t bytes) {
-    if (posix_memalign(&memory_, kPageSize, bytes) != 0) memory_ = nullptr;
-    if (memory_ != nullptr) memset(memory_, 0, bytes);
-  }
-  ~AlignedBuffer() { free(memory_); }
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  uint8_t* get() const { return static_cast<uint8_t*>(memory_); }
-
- private:
-  void* memory_ = nullptr;
-};
-
-// A non-negative safe integer property of the params object.
-bool GetCountProperty(Napi::Env env, Napi::Object object, const char* name, double* out) {
-  Napi::Value value = object.Get(name);
-  const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
-  if (!(number >= 0 && number <= 9007199254740991.0) || number != static_cast<double>(static_cast<int64_t>(number))) {
-    const std::string what = std::string("expected a non-negative integer ") + name;
-    return ArgError(env, "writeImageFromBuffer", what.c_str());
-  }
-  *out = number;
-  return true;
-}
-
-// Copies the Uint8Array property `name` of `object`, which must be exactly `length` bytes.
-bool GetFixedBytes(Napi::Env env, const char* fn, Napi::Object object, const char* name, uint8_t* out, size_t length) {
-  Napi::Value value = object.Get(name);
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-      value.As<Napi::Uint8Array>().ElementLength() != length) {
-    return ArgError(env, fn, (std::string(name) + " must be a Uint8Array of " + std::to_string(length) + " bytes").c_str());
-  }
-  memcpy(out, value.As<Napi::Uint8Array>().Data(), length);
-  return true;
-}
-
-// params.encryption, when present: {chunkKey, headerKey, keyBlock, imageId} (lib/native/binding.ts).
-bool GetEncryption(Napi::Env env, Napi::Object params, ImageEncryptionConfig* out) {
-  const char* fn = "writeImageFromBuffer";
-  Napi::Value value = params.Get("encryption");
-  out->enabled = !value.IsUndefined();
-  if (!out->enabled) return true;
-  if (!value.IsObject()) return ArgError(env, fn, "encryption must be an object");
-  Napi::Object keys = value.As<Napi::Object>();
-  return GetFixedBytes(env, fn, keys, "chunkKey", out->chunk_key, sizeof(out->chunk_key)) &&
-         GetFixedBytes(env, fn, keys, "headerKey", out->header_key, sizeof(out->header_key)) &&
-         GetFixedBytes(env, fn, keys, "keyBlock", out->key_block, sizeof(out->key_block)) &&
-         GetFixedBytes(env, fn, keys, "imageId", out->image_id, sizeof(out->image_id));
-}
-
-bool GetIdentityString(Napi::Env env, Napi::Object identity, const char* name, char (&field)[kIdentityFieldBytes]) {
-  Napi::Value value = identity.Get(name);
-  if (!value.IsString()) return ArgError(env, "writeImageFromBuffer", (std::string("expected a string ") + name).c_str());
-  const std::string text = value.As<Napi::String>().Utf8Value();
-  if (text.size() >= kIdentityFieldBytes) return ArgError(env, "writeImageFromBuffer", "identity string too long", true);
-  memset(field, 0, kIdentityFieldBytes);
-  memcpy(field, text.data(), text.size());
-  return true;
-}
-
-// writeImageFromBuffer(storageFd, params, stream, allocOffsets): see lib/native/binding.ts.
-Napi::Value WriteImageFromBufferJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* fn = "writeImageFromBuffer";
-  int fd = -1;
-  uint8_t* stream;
-  size_t stream_length;
-  if (!GetFd(info, 0, fn, &fd)) return env.Undefined();
-  if (info.Length() < 4 || !info[1].IsObject() || !info[3].IsArray()) {
-    ArgError(env, fn, "expected (storageFd, params, stream, allocOffsets)");
-    return env.Undefined();
-  }
-  if (!GetBytes(info, 2, fn, &stream, &stream_length)) return env.Undefined();
-  if (stream_length % kPageSize != 0) {
-    ArgError(env, fn, "the stream must be whole pages", true);
-    return env.Undefined();
-  }
-  Napi::Object params = info[1].As<Napi::Object>();
-  Napi::Value original_value = params.Get("originalResumePage");
-  if (!original_value.IsTypedArray() || original_value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-      original_value.As<Napi::Uint8Array>().ElementLength() != kPageSize) {
-    ArgError(env, fn, "originalResumePage must be a 4096-byte Uint8Array");
-    return env.Undefined();
-  }
-  const uint8_t* original = original_value.As<Napi::Uint8Array>().Data();
-
-  ImageWriterConfig config{};
-  double resume_page, chunk_pages, io_bytes, max_stored_pages, created_at_ms, per_read = 0;
-  if (!params.Get("identity").IsObject()) {
-    ArgError(env, fn, "expected an identity object");
-    return env.Undefined();
-  }
-  Napi::Object identity = params.Get("identity").As<Napi::Object>();
-  if (!GetCountProperty(env, params, "resumePage", &resume_page) || !GetCountProperty(env, params, "chunkPages", &chunk_pages) ||
-      !GetCountProperty(env, params, "ioBytes", &io_bytes) ||
-      !GetCountProperty(env, params, "maxStoredPages", &max_stored_pages) ||
-      !GetCountProperty(env, identity, "createdAtMs", &created_at_ms) ||
-      !GetIdentityString(env, identity, "kernelRelease", config.identity.kernel_release) ||
-      !GetIdentityString(env, identity, "machineId", config.identity.machine_id) ||
-      !GetEncryption(env, params, &config.encryption)) {
-    WipeSecret(&config.encryption, sizeof(config.encryption));
-    return env.Undefined();
-  }
-  if (params.Has("sourcePagesPerRead") && !params.Get("sourcePagesPerRead").IsUndefined() &&
-      !GetCountProperty(env, params, "sourcePagesPerRead", &per_read)) {
-    return env.Undefined();
-  }
-  config.storage_fd = fd;
-  config.resume_page = static_cast<uint64_t>(resume_page);
-  config.original_resume_page = original;
-  config.identity.created_at_ms = static_cast<uint64_t>(created_at_ms);
-  config.identity.platform_mode = identity.Get("platformMode").ToBoolean();
-  config.compress = params.Get("compression").ToString().Utf8Value() == "lz4";
-  config.chunk_pages = static_cast<uint32_t>(chunk_pages);
-  config.max_stored_pages = static_cast<uint64_t>(max_stored_pages);
-  config.io_bytes = static_cast<size_t>(io_bytes);
-
-  Napi::Array offsets_array = info[3].As<Napi::Array>();
-  std::vector<int64_t> offsets(offsets_array.Length());
-  for (uint32_t i = 0; i < offsets_array.Length(); i++) {
-    Napi::Value offset = offsets_array.Get(i);
-    if (!offset.IsNumber()) {
-      ArgError(env, fn, "allocOffsets must be numbers");
-      return env.Undefined();
-    }
-    offsets[i] = offset.As<Napi::Number>().Int64Value();
-  }
-
-  const size_t stream_pages = stream_length / kPageSize;
-  MemoryPageSource source(stream, stream_pages, per_read >= 1 ? static_cast<size_t>(per_read) : stream_pages);
-  ListAllocator allocator(std::move(offsets));
-  NoProgress progress;
-  // The workspace checks need a sane configuration before they size anything.
-  const bool sized = config.chunk_pages >= 1 && config.chunk_pages <= kMaxChunkPages && config.io_bytes >= kPageSize;
-  const size_t workspace_bytes = sized ? ImageWriterWorkspaceBytes(config) : kPageSize;
-  AlignedBuffer workspace(workspace_bytes);
-  ImageWriterWorkspace prepared{workspace.get(), workspace_bytes, nullptr};
-  ImageCipher cipher;
-  const int init_error = InitImageWriterWorkspace(&config, &prepared, &cipher);
-  if (init_error != 0) {
-    ThrowSnapshotError(env, init_error, "EVP_EncryptInit_ex", nullptr, nullptr, "the image cipher could not be initialised");
-    return env.Undefined();
-  }
-  if (workspace.get() == nullptr) {
-    ThrowSnapshotError(env, ENOMEM, "posix_memalign", nullptr, nullptr, "no memory for the image writer's workspace");
-    return env.Undefined();
-  }
-  const ImageWriteResult result = WriteImage(config, prepared, stream_pages, source, allocator, progress);
-
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("error", Napi::Number::New(env, result.error));
-  out.Set("stage", Napi::String::New(env, result.stage));
-  out.Set("streamPages", Napi::Number::New(env, static_cast<double>(result.stream_pages)));
-  out.Set("storedBytes", Napi::Number::New(env, static_cast<double>(result.stored_bytes)));
-  out.Set("extents", Napi::Number::New(env, static_cast<double>(result.extents)));
-  out.Set("storedPages", Napi::Number::New(env, static_cast<double>(result.stored_pages)));
-  return out;
-}
-
-// imageWriterIoMode(storageFd): "aio" when WriteImage's chunk writes on this descriptor would
-// overlap (it is O_DIRECT and the kernel gives an AIO context), else "synchronous". The same
-// WriteQueue constructor WriteImage runs decides, so tests can tell which path they exercise.
-Napi::Value ImageWriterIoModeJs(const Napi::CallbackInfo& info) {
-  int fd = -1;
-  if (!GetFd(info, 0, "imageWriterIoMode", &fd)) return info.Env().Undefined();
-  AlignedBuffer memory(WriteQueue::MemoryBytes(1, 1));
-  if (memory.get() == nullptr) {
-    ThrowSnapshotError(info.Env(), ENOMEM, "posix_memalign", nullptr, nullptr);
-    return info.Env().Undefined();
-  }
-  const WriteQueue queue(fd, 1, 1, memory.get());
-  return Napi::String::New(info.Env(), queue.asynchronous() ? "aio" : "synchronous");
-}
-
-// invalidateImageFd(storageFd, resumePage, originalPage): 0 or an errno value.
-Napi::Value InvalidateImageFdJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* fn = "invalidateImageFd";
-  int fd = -1;
-  int64_t resume_page = 0;
-  uint8_t* original;
-  size_t original_length;
-  if (!GetFd(info, 0, fn, &fd) || !GetNonNegative(info, 1, fn, &resume_page) || !GetBytes(info, 2, fn, &original, &original_length)) {
-    return env.Undefined();
-  }
-  if (original_length != kPageSize) {
-    ArgError(env, fn, "the original page is 4096 bytes", true);
-    return env.Undefined();
-  }
-  AlignedBuffer scratch(kPageSize);
-  if (scratch.get() == nullptr) {
-    ThrowSnapshotError(env, ENOMEM, "posix_memalign", nullptr, nullptr);
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, InvalidateImage(fd, static_cast<uint64_t>(resume_page), original, scratch.get()));
-}
-
-// An ImageCipher initialised with the keys given (either may be null: a zero key then).
-bool InitTestCipher(Napi::Env env, const char* fn, const uint8_t* chunk_key, const uint8_t* header_key,
-                    ImageCipher* cipher) {
-  const uint8_t zero[kImageKeyBytes] = {};
-  const int error = cipher->Init(chunk_key != nullptr ? chunk_key : zero, header_key != nullptr ? header_key : zero);
-  if (error != 0) ThrowSnapshotError(env, error, fn, nullptr, nullptr, "the image cipher could not be initialised");
-  return error == 0;
-}
-
-// Reads a key argument: a Uint8Array of kImageKeyBytes.
-bool GetKey(const Napi::CallbackInfo& info, size_t index, const char* fn, uint8_t** key) {
-  size_t length = 0;
-  if (!GetBytes(info, index, fn, key, &length)) return false;
-  return length == kImageKeyBytes || ArgError(info.Env(), fn, "a key is 32 bytes", true);
-}
-
-// Seals `data` in place as consecutive chunks of `chunkBytes` (the last may be shorter), chunk i
-// with index firstIndex + i and associated data `aad`; returns their tags, 16 bytes each.
-bool SealChunks(ImageCipher& cipher, uint64_t first_index, const uint8_t* aad, size_t aad_bytes, uint8_t* data,
-                size_t bytes, size_t chunk_bytes, uint8_t* tags) {
-  for (size_t at = 0, i = 0; at < bytes; at += chunk_bytes, i++) {
-    if (!cipher.SealChunk(first_index + i, aad, aad_bytes, data + at, std::min(chunk_bytes, bytes - at),
-                          tags + i * kAeadTagBytes)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// imageCipherSealChunks(chunkKey, firstIndex, aad, data, chunkBytes): Buffer of tags.
-Napi::Value ImageCipherSealChunksJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* fn = "imageCipherSealChunks";
-  uint8_t *key, *aad, *data;
-  size_t aad_bytes, bytes;
-  int64_t first_index = 0, chunk_bytes = 0;
-  if (!GetKey(info, 0, fn, &key) || !GetNonNegative(info, 1, fn, &first_index) || !GetBytes(info, 2, fn, &aad, &aad_bytes) ||
-      !GetBytes(info, 3, fn, &data, &bytes) || !GetNonNegative(info, 4, fn, &chunk_bytes)) {
-    return env.Undefined();
-  }
-  if (chunk_bytes < 1 || bytes < 1) {
-    ArgError(env, fn, "data and chunkBytes must not be empty", true);
-    return env.Undefined();
-  }
-  ImageCipher cipher;
-  if (!InitTestCipher(env, fn, key, nullptr, &cipher)) return env.Undefined();
-  const size_t chunks = DivideRoundingUp(bytes, static_cast<size_t>(chunk_bytes));
-  Napi::Buffer<uint8_t> tags = Napi::Buffer<uint8_t>::New(env, chunks * kAeadTagBytes);
-  if (!SealChunks(cipher, static_cast<uint64_t>(first_index), aad, aad_bytes, data, bytes, static_cast<size_t>(chunk_bytes),
-                  tags.Data())) {
-    ThrowSnapshotError(env, EIO, fn, nullptr, nullptr, "sealing failed");
-    return env.Undefined();
-  }
-  return tags;
-}
-
-// imageCipherMacHeader(headerKey, data): the 16-byte MAC.
-Napi::Value ImageCipherMacHeaderJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* fn = "imageCipherMacHeader";
-  uint8_t *key, *data;
-  size_t bytes;
-  if (!GetKey(info, 0, fn, &key) || !GetBytes(info, 1, fn, &data, &bytes)) return env.Undefined();
-  ImageCipher cipher;
-  if (!InitTestCipher(env, fn, nullptr, key, &cipher)) return env.Undefined();
-  Napi::Buffer<uint8_t> mac = Napi::Buffer<uint8_t>::New(env, kAeadTagBytes);
-  if (!cipher.MacHeader(data, bytes, mac.Data())) {
-    ThrowSnapshotError(env, EIO, fn, nullptr, nullptr, "the MAC failed");
-    return env.Undefined();
-  }
-  return mac;
-}
-
-// imageCipherTraceChild(data, chunkBytes, initInChild): what the critical section does, observed.
-// Initialises a cipher here, forks, and in the single-threaded child runs, between mtrace() and
-// muntrace(), exactly the calls the writer makes after the freeze (seal every chunk of `data`,
-// hash it, MAC a page) — preceded, if `initInChild`, by the initialisation the writer must never
-// do there. Run under LD_PRELOAD=libc_malloc_debug.so.0 with MALLOC_TRACE=FILE, the file then lists
-// every allocation made in between. Returns the child's exit status: 0 when every call succeeded.
-Napi::Value ImageCipherTraceChildJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* fn = "imageCipherTraceChild";
-  uint8_t* data;
-  size_t bytes;
-  int64_t chunk_bytes = 0;
-  if (!GetBytes(info, 0, fn, &data, &bytes) || !GetNonNegative(info, 1, fn, &chunk_bytes)) return env.Undefined();
-  if (chunk_bytes < 1 || info.Length() < 3 || !info[2].IsBoolean()) {
-    ArgError(env, fn, "expected (data, chunkBytes > 0, initInChild: boolean)");
-    return env.Undefined();
-  }
-  const bool init_in_child = info[2].As<Napi::Boolean>().Value();
-  const uint8_t chunk_key[kImageKeyBytes] = {1};
-  const uint8_t header_key[kImageKeyBytes] = {2};
-  ImageCipher prepared;
-  if (!InitTestCipher(env, fn, chunk_key, header_key, &prepared)) return env.Undefined();
-  const size_t chunks = DivideRoundingUp(bytes, static_cast<size_t>(chunk_bytes));
-  // Prepared before the fork, like the workspace: the child allocates nothing of its own.
-  std::vector<uint8_t> tags((chunks + 1) * kAeadTagBytes);
-  uint8_t aad[36] = {};
-  uint8_t digest[kSha256Bytes];
-  const pid_t pid = fork();
-  if (pid == 0) {
-    mtrace();
-    ImageCipher late;  // its destructor never runs: the child leaves with _exit
-    ImageCipher& cipher = init_in_child && late.Init(chunk_key, header_key) == 0 ? late : prepared;
-    bool ok = SealChunks(cipher, 0, aad, sizeof(aad), data, bytes, static_cast<size_t>(chunk_bytes), tags.data());
-    Sha256 sha;
-    sha.Update(data, bytes);
-    sha.Final(digest);
-    ok = ok && cipher.MacHeader(data, std::min(bytes, kPageSize), tags.data() + chunks * kAeadTagBytes);
-    muntrace();
-    _exit(ok ? 0 : 1);
-  }
-  int status = 0;
-  if (pid < 0 || RetryOnEintr([&] { return waitpid(pid, &status, 0); }) < 0) {
-    ThrowSnapshotError(env, errno, pid < 0 ? "fork" : "waitpid", nullptr, nullptr);
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-}
-
-}  // namespace
-
-void RegisterImageWriter(Napi::Env env, Napi::Object exports) {
-  exports.Set("writeImageFromBuffer", Napi::Function::New(env, WriteImageFromBufferJs, "writeImageFromBuffer"));
-  exports.Set("invalidateImageFd", Napi::Function::New(env, InvalidateImageFdJs, "invalidateImageFd"));
-  exports.Set("imageWriterIoMode", Napi::Function::New(env, ImageWriterIoModeJs, "imageWriterIoMode"));
-  exports.Set("imageCipherSealChunks", Napi::Function::New(env, ImageCipherSealChunksJs, "imageCipherSealChunks"));
-  exports.Set("imageCipherMacHeader", Napi::Function::New(env, ImageCipherMacHeaderJs, "imageCipherMacHeader"));
-  exports.Set("imageCipherTraceChild", Napi::Function::New(env, ImageCipherTraceChildJs, "imageCipherTraceChild"));
+  int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
+  if (error == 0) error = Flush(storage_fd);
+  return error != 0 ? error : wipe_error;
 }
 
 }  // namespace hiberkit

@@ -14,8 +14,10 @@ namespace hiberkit {
 class ImageCipher;  // image_crypto.h
 
 constexpr size_t kPageSize = 4096;
+constexpr uint32_t kMaxChunkPages = 4096;  // the most pages one chunk may hold (docs/image-format.md)
 constexpr size_t kKeyBlockBytes = 128;
 constexpr size_t kImageIdBytes = 16;
+constexpr size_t kOriginSignatureBytes = 64;
 
 // Where the snapshot stream comes from (/dev/snapshot, or memory in tests).
 class PageSource {
@@ -63,6 +65,10 @@ struct ImageEncryptionConfig {
   uint8_t header_key[32];
   uint8_t key_block[kKeyBlockBytes];  // the data key sealed by lib/crypto/keys.ts, stored as is
   uint8_t image_id[kImageIdBytes];
+  // This machine's Ed25519 signature over the image id and key block, made in JavaScript before
+  // the freeze (lib/crypto/origin.ts) and stored as is; signed = false: an unsigned image.
+  bool signed_origin;
+  uint8_t origin_signature[kOriginSignatureBytes];
 };
 
 struct ImageWriterConfig {
@@ -112,9 +118,14 @@ ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspac
                             uint64_t stream_pages, PageSource& source, SwapAllocator& allocator,
                             ProgressSink& progress);
 
-// Writes the original swap header page back and flushes: the image is no longer valid and the
-// swap area is usable. `scratch` is one page-aligned page. Returns 0 or an errno value.
-int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page,
-                    uint8_t* scratch);
+// Zeroes the image header the on-disk marker names (when it is still there) and flushes, then
+// writes the original swap header page back and flushes: the image is no longer valid, cannot be
+// revived by re-marking the page, and the swap area is usable. `scratch` is one page-aligned page.
+// kKeepHeader skips the first step, for the one caller that runs while the swap area is in use
+// and the image's pages are free again (after a hibernating child died): the kernel may already
+// have put a swapped-out page where the header was. Returns 0 or an errno value.
+enum class HeaderWipe { kWipe, kKeep };
+int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch,
+                    HeaderWipe header = HeaderWipe::kWipe);
 
 }  // namespace hiberkit

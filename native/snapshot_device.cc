@@ -2,7 +2,7 @@
 // conformance tests, read/write with the device's raw semantics, and page-batched readv/writev.
 // lib/native/snapshot-device.ts wraps these in a class.
 //
-// Everything runs synchronously on the calling thread (spec §7): FREEZE, UNFREEZE and the last
+// Everything runs synchronously on the calling thread (docs/snapshot-device.md §7): FREEZE, UNFREEZE and the last
 // close must come from the thread that froze user space, and while it is frozen no other thread
 // of this process runs.
 #include <fcntl.h>
@@ -27,7 +27,7 @@ constexpr size_t kPageSize = 4096;
 constexpr size_t kMaxIovecs = IOV_MAX;  // UIO_MAXIOV: the most segments one readv/writev takes
 
 // The fd of this process that froze user space (-1: none), and whether the kernel holds an
-// image for it. While it does, UNFREEZE is a silent no-op (spec §2.3), so user space stays
+// image for it. While it does, UNFREEZE is a silent no-op (docs/snapshot-device.md §2.3), so user space stays
 // frozen. When in doubt the state errs towards "still frozen": refusing asynchronous I/O for
 // too long is harmless, queueing it to a frozen thread pool hangs it.
 std::atomic<int> g_freezing_fd{-1};
@@ -47,23 +47,12 @@ void TrackFreezerState(int fd, const SnapshotIoctl& which, bool succeeded) {
   }
   if (g_freezing_fd.load() != fd) return;
   if (&which == &kCreateImage) {
-    g_image_ready = true;  // also true after a restore, when the call returns 0 (spec §2.3)
+    g_image_ready = true;  // also true after a restore, when the call returns 0 (docs/snapshot-device.md §2.3)
   } else if (&which == &kFree || &which == &kS2ram) {
     g_image_ready = false;
   } else if (&which == &kUnfreeze && !g_image_ready) {
     g_freezing_fd = -1;
   }
-}
-
-const char* ArgKindName(IoctlArg arg) {
-  switch (arg) {
-    case IoctlArg::kNone: return "none";
-    case IoctlArg::kValue: return "value";
-    case IoctlArg::kIntOut: return "int-out";
-    case IoctlArg::kLoffOut: return "loff-out";
-    case IoctlArg::kSwapAreaIn: return "swap-area-in";
-  }
-  return "none";
 }
 
 struct IoctlInput {
@@ -218,7 +207,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   // O_CLOEXEC: a child spawned later must not keep the device open (and thereby keep user
-  // space frozen after this process closed it, spec §3.2).
+  // space frozen after this process closed it, docs/snapshot-device.md §3.2).
   int fd = RetryOnEintr([&] { return open(path.c_str(), access | O_CLOEXEC); });
   if (fd < 0) {
     ThrowSnapshotError(env, errno, "open", nullptr, path.c_str());
@@ -271,7 +260,7 @@ Napi::Value RawTransfer(const Napi::CallbackInfo& info) {
 }
 
 // readv/writev over the caller's buffer in 4096-byte segments, IOV_MAX per call. The driver
-// moves one page per segment (spec §3.3); the loop stops at the first short call (end of the
+// moves one page per segment (docs/snapshot-device.md §3.3); the loop stops at the first short call (end of the
 // image, or a complete image when writing). A failure after some pages already moved returns
 // the count so far, as readv does; the next call reports the error.
 template <bool kWrite>
@@ -284,7 +273,7 @@ Napi::Value TransferPages(const Napi::CallbackInfo& info) {
   if (!GetFd(info, 0, syscall, &fd) || !GetBytes(info, 1, syscall, &data, &size)) return env.Undefined();
   if (size == 0 || size % kPageSize != 0) {
     // Refused before any system call: a zero-length segment consumes a page of the stream and a
-    // partial page wedges it (spec §3.3, §3.4).
+    // partial page wedges it (docs/snapshot-device.md §3.3, §3.4).
     ThrowFdError(env, EINVAL, syscall, nullptr, fd,
                  "the buffer length must be a non-zero multiple of 4096: the device moves whole pages only");
     return env.Undefined();
@@ -329,18 +318,6 @@ Napi::Value FrozenFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), g_freezing_fd.load());
 }
 
-Napi::Object IoctlTableObject(Napi::Env env, bool numbers) {
-  Napi::Object table = Napi::Object::New(env);
-  for (const SnapshotIoctl* entry : kSnapshotIoctls) {
-    if (numbers) {
-      table.Set(entry->name, Napi::Number::New(env, static_cast<double>(entry->request)));
-    } else {
-      table.Set(entry->name, ArgKindName(entry->arg));
-    }
-  }
-  return table;
-}
-
 }  // namespace
 
 bool UserSpaceFrozenByThisProcess() { return g_freezing_fd.load() >= 0; }
@@ -376,8 +353,6 @@ void RegisterSnapshotDevice(Napi::Env env, Napi::Object exports) {
       {"snapshotFrozenFd", FrozenFd},
   };
   for (const Export& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
-  exports.Set("ioctlNumbers", IoctlTableObject(env, true));
-  exports.Set("ioctlArgs", IoctlTableObject(env, false));
 }
 
 }  // namespace hiberkit

@@ -1,6 +1,6 @@
 // What the addon knows about /dev/snapshot requests: the ioctl table (numbers from the kernel's
-// UAPI header, checked against the spec's literal values, spec §2.2) and the "frozen by this
-// process" state that other native families consult.
+// UAPI header, checked against the literal values of docs/snapshot-device.md §2.2) and the "frozen
+// by this process" state that other native families consult.
 #pragma once
 
 #include <sys/ioctl.h>  // _IO/_IOR/_IOW, which <linux/suspend_ioctls.h> uses without including
@@ -33,7 +33,7 @@ inline constexpr SnapshotIoctl kGetImageSize{"SNAPSHOT_GET_IMAGE_SIZE", SNAPSHOT
 inline constexpr SnapshotIoctl kPlatformSupport{"SNAPSHOT_PLATFORM_SUPPORT",
                                                 SNAPSHOT_PLATFORM_SUPPORT, IoctlArg::kValue};
 inline constexpr SnapshotIoctl kPowerOff{"SNAPSHOT_POWER_OFF", SNAPSHOT_POWER_OFF, IoctlArg::kNone};
-// `_IOW` in the header, yet the kernel *writes* the int through the pointer (spec §2.2).
+// `_IOW` in the header, yet the kernel *writes* the int through the pointer (docs/snapshot-device.md §2.2).
 inline constexpr SnapshotIoctl kCreateImage{"SNAPSHOT_CREATE_IMAGE", SNAPSHOT_CREATE_IMAGE,
                                             IoctlArg::kIntOut};
 inline constexpr SnapshotIoctl kPrefImageSize{"SNAPSHOT_PREF_IMAGE_SIZE", SNAPSHOT_PREF_IMAGE_SIZE,
@@ -49,7 +49,7 @@ inline constexpr const SnapshotIoctl* kSnapshotIoctls[] = {
     &kCreateImage,     &kPrefImageSize, &kAvailSwapSize, &kAllocSwapPage,
 };
 
-// The header and the spec must agree; a mismatch means a wrong header, not a new kernel.
+// The header and docs/snapshot-device.md §2.2 must agree; a mismatch means a wrong header, not a new kernel.
 static_assert(kFreeze.request == 0x00003301, "SNAPSHOT_FREEZE");
 static_assert(kUnfreeze.request == 0x00003302, "SNAPSHOT_UNFREEZE");
 static_assert(kAtomicRestore.request == 0x00003304, "SNAPSHOT_ATOMIC_RESTORE");

@@ -1,10 +1,7 @@
-// Process and machine calls around hibernation: memory locking, sync, power off/reboot, device
-// numbers of files and device nodes, the effective user, the page size, and the file lock that
-// allows one hibernation at a time.
-#include <linux/reboot.h>
+// Machine calls around hibernation: sync, device numbers of files and device nodes, the effective
+// user, the page size, and the file lock that allows one hibernation at a time. (Memory locking
+// and power-off happen in the critical section's child, in C++ only.)
 #include <sys/file.h>
-#include <sys/mman.h>
-#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -16,40 +13,9 @@ namespace hiberkit {
 
 namespace {
 
-Napi::Value MlockAll(const Napi::CallbackInfo& info) {
-  // MCL_FUTURE as well: buffers allocated after this call must not be paged out while user
-  // space is frozen and swap is being overwritten by the image.
-  if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) ThrowSnapshotError(info.Env(), errno, "mlockall", nullptr, nullptr);
-  return info.Env().Undefined();
-}
-
-Napi::Value MunlockAll(const Napi::CallbackInfo& info) {
-  if (munlockall() != 0) ThrowSnapshotError(info.Env(), errno, "munlockall", nullptr, nullptr);
-  return info.Env().Undefined();
-}
-
 Napi::Value Sync(const Napi::CallbackInfo& info) {
   sync();
   return info.Env().Undefined();
-}
-
-// reboot('shutdown' | 'reboot'): does not return on success. Filesystems are not synced here;
-// the caller has done that (or deliberately must not touch them, with user space frozen).
-Napi::Value Reboot(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string method;
-  if (!GetString(info, 0, "reboot", &method)) return env.Undefined();
-  int command;
-  if (method == "shutdown") {
-    command = LINUX_REBOOT_CMD_POWER_OFF;
-  } else if (method == "reboot") {
-    command = LINUX_REBOOT_CMD_RESTART;
-  } else {
-    ArgError(env, "reboot", "method must be 'shutdown' or 'reboot'");
-    return env.Undefined();
-  }
-  if (reboot(command) != 0) ThrowSnapshotError(env, errno, "reboot", nullptr, nullptr);
-  return env.Undefined();
 }
 
 // The kernel's 32-bit "new" device encoding (new_encode_dev), the one SNAPSHOT_SET_SWAP_AREA and
@@ -125,9 +91,8 @@ void RegisterSystem(Napi::Env env, Napi::Object exports) {
     Napi::Function::Callback fn;
   };
   const Export functions[] = {
-      {"mlockAll", MlockAll}, {"munlockAll", MunlockAll}, {"sync", Sync},
-      {"reboot", Reboot},     {"statRdev", StatRdev},     {"statDev", StatDev},
-      {"geteuid", GetEuid},   {"pageSize", PageSize},     {"flockExclusive", FlockExclusive},
+      {"sync", Sync},         {"statRdev", StatRdev}, {"statDev", StatDev},
+      {"geteuid", GetEuid},   {"pageSize", PageSize}, {"flockExclusive", FlockExclusive},
   };
   for (const Export& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
 }

@@ -104,8 +104,8 @@ describe('resume refuses a damaged or foreign-made hiberkit image', () => {
     second.finishBoot();
     expect(second.backend.system.swapAreas()).toEqual([expect.objectContaining({ path: '/dev/vda', usedBytes: 0 })]);
     expect(second.bootLog).toEqual([]);
-    // The hibernated session is gone, and the process that made it learns so.
-    await expect(pending).rejects.toMatchObject({ code: 'HIBERNATE_FAILED', message: expect.stringMatching(/booted again without resuming this image/) });
+    // The refused image was discarded: the hibernated session is gone, and the process that made it learns so.
+    await expect(pending).rejects.toMatchObject({ code: 'SESSION_LOST', message: expect.stringMatching(/not resumed from this image \(its image was discarded\)/) });
   });
 
   test('inspect reports the damage without changing anything', async () => {
@@ -120,7 +120,7 @@ describe('resume refuses a damaged or foreign-made hiberkit image', () => {
     });
     expect(diskPage(second).equals(marked)).toBe(true);
     second.finishBoot();
-    await expect(pending).rejects.toMatchObject({ code: 'HIBERNATE_FAILED' });
+    await expect(pending).rejects.toMatchObject({ code: 'SESSION_LOST', message: expect.stringMatching(/booted past its initramfs without resuming it/) });
   });
 });
 

@@ -4,6 +4,7 @@
  * targets, the text table and the SVG chart. The real consoles are exercised by
  * test/vm/bench.vm.test.ts; this pins down what is computed from them.
  */
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { BenchReport } from '../bench/benchmark.js';
 import { renderChart } from '../bench/chart.js';
@@ -14,8 +15,9 @@ import { parseBenchOptions, UsageError } from '../bench/options.js';
 import { median } from '../bench/stats.js';
 import { compareToRaw, rawByteCounts, summarize, targets } from '../bench/summary.js';
 import { formatReport } from '../bench/table.js';
-import { parseLine } from './vm/guest/protocol.js';
-import type { BootResult } from './vm/qemu.js';
+import { REPO_ROOT } from '../vm/paths.js';
+import { parseLine } from '../vm/guest/protocol.js';
+import type { BootResult } from '../vm/qemu.js';
 
 const MIB = 1 << 20;
 const TEXT = SHORT_WORKLOAD.textMiB * MIB;
@@ -28,7 +30,7 @@ function boot(number: number, lines: [number, string][], endMs: number): BootRes
     scenario: 'bench-cycle',
     boot: number,
     log: lines.map(([, text]) => text).join('\n'),
-    logPath: `/logs/boot${number}.log`,
+    logPath: join(REPO_ROOT, `.cache/vm/logs/boot${number}.log`),
     lines: parsed,
     lineTimesMs: lines.map(([ms]) => ms),
     exitCode: 0,
@@ -124,7 +126,8 @@ describe('one cycle from its consoles', () => {
     expect(f.checks.find((c) => c.name === 'write, kernel clock')).toMatchObject({ hostMs: 3000, guestMs: 3000 });
     expect(f.checks.find((c) => c.name === 'load, "Read … in S seconds"')).toMatchObject({ hostMs: 2800, guestMs: 2800 });
     expect(f.checks.find((c) => c.name === 'trigger → freeze, guest clock')).toMatchObject({ hostMs: 150 });
-    expect(f.logs).toEqual(['/logs/boot1.log', '/logs/boot2.log']);
+    // Relative to the repository: committed results name no machine's paths.
+    expect(f.logs).toEqual(['.cache/vm/logs/boot1.log', '.cache/vm/logs/boot2.log']);
     expect(f.notes).toEqual([]);
   });
 
@@ -156,7 +159,7 @@ describe('one cycle from its consoles', () => {
   }
 
   test('a missing boundary names the pattern and the log', () => {
-    expect(() => figures('hiberkit-lz4', cutBoot1(5))).toThrow(/end of phase "freeze \+ snapshot".*\/logs\/boot1\.log/);
+    expect(() => figures('hiberkit-lz4', cutBoot1(5))).toThrow(/end of phase "freeze \+ snapshot".*\.cache\/vm\/logs\/boot1\.log/);
   });
 
   test('a lost "image saved" line: the write phase runs to the power-off, and a note says so', () => {
@@ -193,7 +196,7 @@ describe('summaries, raw device, targets', () => {
     codec: { codec: 'native', bytes: 32 * MIB, ratio: 2.3, compressMiBs: 52, decompressMiBs: 153, crc32cMiBs: 128 },
     allocSwapPageUs: 6.2,
     startup: { nodeMs: 700, cliMs: 1900 },
-    log: '/logs/limits.log',
+    log: '.cache/vm/logs/limits.log',
   };
 
   test('medians, ratios to the kernel default, and the byte counts the raw device needs', () => {

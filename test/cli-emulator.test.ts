@@ -3,11 +3,11 @@
 // config file under the flags — run in this process through `main()`, and across separate node
 // processes running the built CLI (dist/lib/cli.js) as a user would.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../lib/cli.js';
-import { ROOT, buildUnlessFresh, runCli, startCli } from './cli-process.js';
+import { ROOT, buildUnlessFresh, runCli, startCli, type RunningCli } from './cli-process.js';
 import { SWAP_FILE, SWAP_FILE_PAGE, diskPage, flipByte, imageLayout, inspectJson, signatureOf, useCliOutput, useMachines } from './flows-support.js';
 
 const machines = useMachines('cli');
@@ -92,23 +92,23 @@ describe('hibernate, inspect and resume through main()', () => {
     expect(output.stdout).toBe('hiberkit: no hibernation image: no resume device configured (resume=, --resume-device or /etc/hiberkit.conf)\n');
   });
 
-  test('discard drops the image and puts the swap header back; the hibernated session is then lost', async () => {
+  test('discard drops the image and puts the swap header back; the waiting hibernation learns its session is lost', async () => {
     const machine = machines.machine();
     const original = diskPage(machine);
     const hibernating = main(['hibernate', '--emulate', machine.dir]);
     await machine.switchedOff(hibernating);
     expect(await main(['discard', '--emulate', machine.dir])).toBe(0);
     expect(output.stdout).toContain('hiberkit: image on /dev/vda discarded; the swap signature is back\n');
+    // At once, with nothing else booting the machine on.
+    expect(await hibernating).toBe(1);
+    expect(output.stderr).toMatch(/^hiberkit: the emulated machine was not resumed from this image \(its image was discarded\): this hibernated session is gone, and the machine runs a fresh boot$/m);
     const next = machines.boot(machine.dir);
     expect(diskPage(next).equals(original)).toBe(true);
     expect(await main(['discard', '--emulate', machine.dir])).toBe(0);
     expect(output.stdout).toContain('hiberkit: no hiberkit image on /dev/vda\n');
     expect(await main(['resume', '--emulate', machine.dir])).toBe(0);
     expect(output.stdout).toContain('hiberkit: no hibernation image on /dev/vda; the boot continues\n');
-    // The boot goes on past its initramfs (doctor lists the active swap): the session can never resume.
     expect(await main(['doctor', '--emulate', machine.dir])).toBe(0);
-    expect(await hibernating).toBe(1);
-    expect(output.stderr).toMatch(/^hiberkit: hibernation failed at stage power-off: the emulated machine booted again without resuming this image/m);
   });
 
   test('a damaged image: inspect says NOT VALID and exits 1; resume refuses it with exit code 1 and boots on', async () => {
@@ -133,7 +133,7 @@ describe('hibernate, inspect and resume through main()', () => {
     expect(await main(['demo', '--dir', machines.dir(), '--memory', '32M'])).toBe(0);
     expect(output.stdout).toMatch(/RAM fingerprint after resume: [0-9a-f]{16}… \(identical\)/);
     expect(output.stdout).toContain('the hibernate call of boot 1 returned: resumed=true');
-    expect(output.stdout).toMatch(/memory after resume +identical to the RAM it hibernated\n$/);
+    expect(output.stdout).toMatch(/memory after resume +identical to the RAM it hibernated\n/);
   });
 });
 
@@ -203,6 +203,12 @@ async function switchedOff(dir: string): Promise<void> {
   await vi.waitFor(() => expect(JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8'))).toMatchObject({ state: 'off' }), { timeout: 15_000, interval: 20 });
 }
 
+/** Waits until `hibernating` has switched the machine in `dir` off and says how to resume it. */
+async function waitingForResume(hibernating: RunningCli, dir: string): Promise<void> {
+  const hint = `hiberkit: the emulated machine in ${dir} is off; its image waits for the next boot. Resume it with \`hiberkit resume --emulate ${dir}\` from another shell (or drop it with \`hiberkit discard --emulate ${dir}\`): this hibernation continues then\n`;
+  await vi.waitFor(() => expect(hibernating.stderr()).toContain(hint), { timeout: 15_000, interval: 20 });
+}
+
 /** Hibernates in one process and resumes in another; the first must report its resume and exit 0. */
 async function cycleInTwoProcesses(dir: string): Promise<void> {
   const hibernating = startCli(['hibernate', '--emulate', dir]);
@@ -249,5 +255,45 @@ setInterval(() => {}, 1000);`, dir],
     first.child.stdio[3]!.destroy();
 
     await cycleInTwoProcesses(dir);
+  });
+
+  test('hibernate says how to resume the machine it switched off; a second hibernate meanwhile is IMAGE_PRESENT and changes nothing', async () => {
+    const dir = machineForOtherProcesses();
+    const first = startCli(['hibernate', '--emulate', dir]);
+    await waitingForResume(first, dir);
+    const sessions = readFileSync(join(dir, 'sessions.json'), 'utf8');
+
+    const second = await runCli(['hibernate', '--emulate', dir]);
+    expect(second).toMatchObject({ code: 1, stderr: 'hiberkit: /dev/vda (header page 0) already holds a hiberkit image waiting to be resumed: resume it (`hiberkit resume`) or discard it (`hiberkit discard`) first\n' });
+    expect(readFileSync(join(dir, 'sessions.json'), 'utf8')).toBe(sessions);
+    expect(first.child.exitCode).toBeNull();
+    expect(await runCli(['inspect', '--emulate', dir])).toMatchObject({ code: 0, stdout: expect.stringContaining('hiberkit image on /dev/vda (header page 0): valid') });
+
+    expect(await runCli(['resume', '--emulate', dir])).toMatchObject({ code: 0 });
+    expect(await first.exited).toBe(0);
+    expect(first.stdout()).toMatch(/^hiberkit: resumed after hibernating to \/dev\/vda/m);
+  });
+
+  test('discard in another process while a hibernate waits: the waiting process learns its session is gone and exits 1', async () => {
+    const dir = machineForOtherProcesses();
+    const waiting = startCli(['hibernate', '--emulate', dir]);
+    await waitingForResume(waiting, dir);
+    expect(await runCli(['discard', '--emulate', dir])).toMatchObject({ code: 0, stdout: 'hiberkit: image on /dev/vda discarded; the swap signature is back\n' });
+    expect(await waiting.exited).toBe(1);
+    expect(waiting.stderr()).toMatch(/^hiberkit: the emulated machine was not resumed from this image \(its image was discarded\): this hibernated session is gone, and the machine runs a fresh boot$/m);
+    // The machine goes on as a fresh boot: it hibernates and resumes again.
+    await cycleInTwoProcesses(dir);
+  });
+
+  test('the demo interrupted (SIGINT) removes its temporary machine too', async () => {
+    const demo = startCli(['demo']);
+    await vi.waitFor(() => expect(demo.stdout()).toContain('[boot 1] hiberkit hibernate'), { timeout: 15_000, interval: 20 });
+    const dir = /^emulated machine in (\S+):/m.exec(demo.stdout())![1]!;
+    expect(existsSync(join(dir, 'machine.json'))).toBe(true);
+    demo.child.kill('SIGINT');
+    await demo.exited;
+    expect(demo.child.signalCode).toBe('SIGINT');
+    expect(demo.stdout()).toContain(`removed the demo's machine (${dir})`);
+    expect(existsSync(dir)).toBe(false);
   });
 });

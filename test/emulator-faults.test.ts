@@ -1,6 +1,6 @@
 // Fault injection on the emulated machine, and how the emulated critical section recovers: every
 // failure before the power-off leaves the machine thawed, the device closed, the swap pages given
-// back and the on-disk image invalidated (spec §8.1.10) — or says loudly that it could not be.
+// back and the on-disk image invalidated (docs/snapshot-device.md §8.1 step 10) — or says loudly that it could not be.
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +10,9 @@ import { PAGE_SIZE } from '../lib/ioctls.js';
 import { resume } from '../lib/resume.js';
 import type { MachineConfigInput } from '../emulator/config.js';
 import type { FaultPlan } from '../emulator/faults.js';
+import { createEmulatedMachine } from '../emulator/create.js';
 import { openEmulatedMachine, type EmulatedMachine } from '../emulator/machine.js';
-import { SWAP_SIGNATURE, parseSwapHeader } from '../emulator/swap-header.js';
+import { SWAP_SIGNATURE, parseSwapHeader } from '../lib/swap-header.js';
 
 const MIB = 1 << 20;
 const quiet = openSync('/dev/null', 'w');
@@ -27,7 +28,8 @@ afterEach(() => {
 function machineWith(faults: FaultPlan, config: MachineConfigInput = {}): EmulatedMachine {
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-faults-'));
   dirs.push(dir);
-  const machine = openEmulatedMachine(dir, { faults, config: { memoryBytes: 32 * MIB, ...config } });
+  createEmulatedMachine(dir, { config: { memoryBytes: 32 * MIB, ...config } });
+  const machine = openEmulatedMachine(dir, { faults });
   opened.push(machine);
   return machine;
 }

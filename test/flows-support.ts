@@ -7,10 +7,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, vi } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import { main } from '../lib/cli.js';
 import { SIGNATURE_OFFSET, decodeExtentMapPage, decodeHeader, decodeMarker, signatureAt, type Extent } from '../lib/image/format.js';
 import type { MachineConfig, MachineConfigInput } from '../emulator/config.js';
+import { createEmulatedMachine } from '../emulator/create.js';
 import { openEmulatedMachine, type EmulatedMachine, type OpenMachineOptions } from '../emulator/machine.js';
 
 export const MIB = 1 << 20;
@@ -55,8 +56,11 @@ export function useMachines(prefix: string) {
     return machine;
   };
   /** A new machine of `config` in a new directory, booted. */
-  const machine = (config: MachineConfigInput = SMALL, options: Omit<OpenMachineOptions, 'config'> = {}): EmulatedMachine =>
-    boot(dir(), { ...options, config });
+  const machine = (config: MachineConfigInput = SMALL, options: OpenMachineOptions = {}): EmulatedMachine => {
+    const at = dir();
+    createEmulatedMachine(at, { config });
+    return boot(at, options);
+  };
   return { dir, boot, machine };
 }
 
@@ -113,6 +117,24 @@ export function useCliOutput(): { stdout: string; stderr: string } {
     vi.restoreAllMocks();
   });
   return output;
+}
+
+/**
+ * Starts `hiberkit hibernate` with `flags` and resolves once the machine is off and its disk marked,
+ * with the exit code still to come (wrapped: an async function would otherwise wait for it).
+ */
+export async function hibernated(machine: EmulatedMachine, flags: string[]): Promise<{ exitCode: Promise<number> }> {
+  const exitCode = main(['hibernate', '--emulate', machine.dir, ...flags]);
+  await machine.switchedOff(exitCode);
+  expect(signatureOf(diskPage(machine))).toBe('HIBERKIT01');
+  return { exitCode };
+}
+
+/** A passphrase file (mode 0600) holding `text` and a newline, in a new directory of `machines`. */
+export function passphraseFileIn(machines: { dir(): string }, text: string): string {
+  const file = join(machines.dir(), 'passphrase');
+  writeFileSync(file, `${text}\n`, { mode: 0o600 });
+  return file;
 }
 
 /** `hiberkit inspect --json` through main(), parsed from what `output` (useCliOutput) captured. */

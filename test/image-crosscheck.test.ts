@@ -12,15 +12,18 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERRNO } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import { requireNative, type NativeImageWriteParams } from '../lib/native/binding.js';
+import { loadTestBinding, type NativeImageWriteParams } from './native-test-binding.js';
 import { ImageWriter, invalidateImage } from '../lib/image/writer.js';
-import { loadImage } from '../lib/image/reader.js';
+import { loadImage, openImage } from '../lib/image/reader.js';
+import { decodeMarker } from '../lib/image/format.js';
 import { imageKeysFor } from '../lib/image/security.js';
 import {
   MemoryBlockDevice,
   allocationPatterns,
+  codeOf,
   listAllocator,
   publicKeyEncryption,
+  signedPublicKeyEncryption,
   randomBytes,
   snapshotLikeStream,
   swapDevice,
@@ -29,7 +32,7 @@ import {
 } from './image-support.js';
 import type { ImageIdentity } from '../lib/backend.js';
 
-const native = requireNative();
+const native = loadTestBinding();
 const workdir = mkdtempSync(join(tmpdir(), 'hiberkit-crosscheck-'));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
@@ -46,11 +49,14 @@ interface Case {
   /** Default: the number of pages offered. */
   maxStoredPages?: number;
   encrypted?: boolean;
+  /** Encrypted and signed (an origin signature in the header, FLAG_SIGNED). */
+  signed?: boolean;
 }
 
 /** One key pair and image id for every encrypted case: the writers must agree given the same ones. */
 const sealed = publicKeyEncryption();
 const imageId = randomBytes(16, 77);
+const signedSealed = signedPublicKeyEncryption(imageId);
 
 let fileCounter = 0;
 
@@ -66,7 +72,7 @@ function nativeWrite(initial: Uint8Array, params: NativeImageWriteParams, stream
   writeFileSync(path, initial);
   const fd = openSync(path, flags);
   try {
-    const result = native.writeImageFromBuffer!(fd, params, stream, offsets);
+    const result = native.writeImageFromBuffer(fd, params, stream, offsets);
     return { result, bytes: new Uint8Array(readFileSync(path)) };
   } finally {
     closeSync(fd);
@@ -84,7 +90,7 @@ function paramsOf(c: Case, original: Uint8Array): NativeImageWriteParams {
     ioBytes: c.ioBytes,
     maxStoredPages: c.maxStoredPages ?? c.pages.length,
     sourcePagesPerRead: c.sourcePagesPerRead,
-    encryption: c.encrypted ? imageKeysFor(sealed.encryption, imageId) : undefined,
+    encryption: c.signed ? imageKeysFor(signedSealed.encryption) : c.encrypted ? imageKeysFor(sealed.encryption, imageId) : undefined,
   };
 }
 
@@ -107,7 +113,11 @@ const cases: Case[] = [
 ];
 
 describe('C++ and TypeScript image writers', () => {
-  const withEncrypted = cases.flatMap((c) => [c, { ...c, label: `${c.label}, encrypted`, encrypted: true }]);
+  const withEncrypted = cases.flatMap((c) => [
+    c,
+    { ...c, label: `${c.label}, encrypted`, encrypted: true },
+    { ...c, label: `${c.label}, encrypted and signed`, encrypted: true, signed: true },
+  ]);
   const runs = withEncrypted.flatMap((c) => FILE_MODES.map(([file, flags]) => ({ ...c, file, flags })));
   it.each(runs)('write the same bytes: $label, on $file', async (c) => {
     const resumePage = c.resumePage ?? 0;
@@ -125,7 +135,7 @@ describe('C++ and TypeScript image writers', () => {
       chunkPages: c.chunkPages,
       streamPages: c.stream.length / PAGE_SIZE,
       ioBytes: c.ioBytes,
-      ...(c.encrypted ? { encryption: sealed.encryption, imageId } : {}),
+      ...(c.signed ? { encryption: signedSealed.encryption } : c.encrypted ? { encryption: sealed.encryption, imageId } : {}),
     });
     writer.writePages(c.stream);
     const summary = writer.finish();
@@ -145,7 +155,7 @@ describe('C++ and TypeScript image writers', () => {
 
     const anyIdentity = { kernelRelease: null, machineId: null };
     for (const storage of [device, new MemoryBlockDevice(bytes)]) {
-      const image = await loadImage(storage, resumePage, anyIdentity, sealed.options);
+      const image = await loadImage(storage, resumePage, anyIdentity, c.signed ? signedSealed.options : sealed.options);
       expect(image.header.encrypted).toBe(c.encrypted === true);
       const chunks: Uint8Array[] = [];
       for await (const batch of image.pages(100)) chunks.push(Uint8Array.from(batch));
@@ -195,7 +205,7 @@ describe('the C++ writer refuses, and leaves the resume page alone', () => {
 });
 
 describe('C++ InvalidateImage', () => {
-  it('puts back the same page as the TypeScript invalidateImage', () => {
+  it('puts back the same page as the TypeScript invalidateImage, after destroying the same header', async () => {
     const { device, original } = swapDevice(40);
     const writer = new ImageWriter({ storage: device, allocator: listAllocator(allocationPatterns.contiguous(39)), resumePage: 0, originalResumePage: original, identity: testIdentity, compression: 'lz4', chunkPages: 4, streamPages: 10 });
     writer.writePages(snapshotLikeStream(10, 7));
@@ -207,11 +217,17 @@ describe('C++ InvalidateImage', () => {
     writeFileSync(path, marked);
     const fd = openSync(path, 'r+');
     try {
-      expect(native.invalidateImageFd!(fd, 0, original)).toBe(0);
-      expect(native.invalidateImageFd!(fd, 0, marked.subarray(0, PAGE_SIZE))).toBe(ERRNO.EINVAL);
+      expect(native.invalidateImageFd(fd, 0, original)).toBe(0);
+      expect(native.invalidateImageFd(fd, 0, marked.subarray(0, PAGE_SIZE))).toBe(ERRNO.EINVAL);
     } finally {
       closeSync(fd);
     }
     expect(sameBytes(new Uint8Array(readFileSync(path)), device.bytes)).toBe(true);
+    // Both destroyed the image header (issue #10): the marked page written back opens nothing.
+    const { headerPage } = decodeMarker(marked.subarray(0, PAGE_SIZE));
+    expect(device.bytes.subarray(headerPage * PAGE_SIZE, (headerPage + 1) * PAGE_SIZE).every((b) => b === 0)).toBe(true);
+    expect(sameBytes(device.bytes.subarray(PAGE_SIZE), marked.subarray(PAGE_SIZE))).toBe(false);
+    device.bytes.set(marked.subarray(0, PAGE_SIZE), 0);
+    expect(await codeOf(openImage(device, 0, { kernelRelease: null, machineId: null }))).toBe('IMAGE_CORRUPT');
   });
 });

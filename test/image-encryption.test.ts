@@ -14,8 +14,8 @@ import { ERRNO, HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
 import { crc32c } from '../lib/codec/index.js';
 import { deriveImageKeys, generateRawKeyPair, openDataKey, wipe } from '../lib/crypto/keys.js';
-import { CHUNK_HEADER_BYTES, decodeChunkHeader, decodeSecurityBlock, markResumePage, pageContentCrc } from '../lib/image/format.js';
-import { loadImage, readHeaderSummary, type LoadOptions } from '../lib/image/reader.js';
+import { CHUNK_HEADER_BYTES, FLAG_SIGNED, checkHeaderPage, decodeChunkHeader, decodeSecurityBlock, markResumePage, pageContentCrc } from '../lib/image/format.js';
+import { loadImage, readHeaderSummary, type LoadOptions, type UnlockedKey } from '../lib/image/reader.js';
 import { headerMac, imageKeysFor, openChunk, sealChunk } from '../lib/image/security.js';
 import { ImageWriter } from '../lib/image/writer.js';
 import { requireNative, type NativeCriticalResult } from '../lib/native/binding.js';
@@ -32,6 +32,7 @@ import {
   passphraseEncryption,
   publicKeyEncryption,
   randomBytes,
+  signedPublicKeyEncryption,
   recordOffsets,
   seededRandom,
   snapshotLikeStream,
@@ -42,8 +43,10 @@ import {
   textBytes,
   writeImage,
 } from './image-support.js';
+import { loadTestBinding, TEST_ADDON_PATH } from './native-test-binding.js';
 
 const native = requireNative();
+const testAddon = loadTestBinding();
 const workdir = mkdtempSync(join(tmpdir(), 'hiberkit-encryption-'));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
@@ -77,7 +80,7 @@ describe('the image ciphers', () => {
       for (const index of [0, 7, 2 ** 32 - 1, 2 ** 40 + 3]) {
         const payload = randomBytes(length, length + index);
         const inPlace = Uint8Array.from(payload);
-        const tags = native.imageCipherSealChunks!(key, index, aad, inPlace, length);
+        const tags = testAddon.imageCipherSealChunks(key, index, aad, inPlace, length);
         const sealed = sealChunk(key, index, aad, payload);
         expect(Buffer.from(inPlace).equals(sealed.ciphertext), `${length} bytes, chunk ${index}`).toBe(true);
         expect(tags.equals(sealed.tag), `${length} bytes, chunk ${index}`).toBe(true);
@@ -86,7 +89,7 @@ describe('the image ciphers', () => {
     // Consecutive chunks in one call get consecutive indexes.
     const data = randomBytes(300_000, 3);
     const inPlace = Uint8Array.from(data);
-    const tags = native.imageCipherSealChunks!(key, 9, aad, inPlace, 131072);
+    const tags = testAddon.imageCipherSealChunks(key, 9, aad, inPlace, 131072);
     for (let i = 0; i < 3; i++) {
       const sealed = sealChunk(key, 9 + i, aad, data.subarray(i * 131072, (i + 1) * 131072));
       expect(sealed.tag.equals(tags.subarray(i * 16, (i + 1) * 16))).toBe(true);
@@ -99,7 +102,7 @@ describe('the image ciphers', () => {
     gmac.setAAD(page);
     gmac.final();
     expect(headerMac(key, page).equals(gmac.getAuthTag())).toBe(true);
-    expect(native.imageCipherMacHeader!(key, page).equals(gmac.getAuthTag())).toBe(true);
+    expect(testAddon.imageCipherMacHeader(key, page).equals(gmac.getAuthTag())).toBe(true);
   });
 
   it('refuse a chunk that is altered, moved to another index or given other associated data', () => {
@@ -117,12 +120,12 @@ describe('the image ciphers', () => {
     expect(openChunk(key, 3, aad, ciphertext, otherTag)).toBeNull();
   });
 
-  it('keep sealing free of allocation once prepared, in a forked child like the critical section', () => {
+  it('keep sealing and the extent map SHA-256 (EVP, a context started before the fork) free of allocation, in a forked child like the critical section', () => {
     // glibc's mtrace records every malloc, calloc, realloc and free between mtrace() and muntrace().
     const trace = (initInChild: boolean) => {
       const file = join(workdir, `mtrace-${initInChild}.txt`);
-      const script = `const native = require('node-gyp-build')(${JSON.stringify(process.cwd())});
-        process.exitCode = native.imageCipherTraceChild(require('node:crypto').randomBytes(3 << 20), 131072, ${initInChild});`;
+      const script = `const testAddon = require(${JSON.stringify(TEST_ADDON_PATH)});
+        process.exitCode = testAddon.imageCipherTraceChild(require('node:crypto').randomBytes(3 << 20), 131072, ${initInChild});`;
       const run = spawnSync(process.execPath, ['-e', script], {
         env: { ...process.env, LD_PRELOAD: 'libc_malloc_debug.so.0', MALLOC_TRACE: file },
         encoding: 'utf8',
@@ -408,7 +411,7 @@ describe('one changed bit anywhere in an encrypted image', () => {
     // The data key behind the intact key block, kept so that each load need not run X25519 again.
     const headerBytes = device.bytes.subarray(summary.headerPage * PAGE_SIZE, (summary.headerPage + 1) * PAGE_SIZE);
     const intactBlock = Buffer.from(decodeSecurityBlock(headerBytes).keyBlock);
-    const dataKey = await options.unlock!(intactBlock, 'public-key');
+    const dataKey = (await options.unlock!(intactBlock, 'public-key')) as Uint8Array;
     const fast: LoadOptions = { unlock: async (block, kind) => (Buffer.from(block).equals(intactBlock) ? Uint8Array.from(dataKey) : options.unlock!(block, kind)) };
     const image = await loadImage(device, 0, expectSame, fast);
     const streamPages = image.extents.flatMap((e) => Array.from({ length: e.pageCount }, (_, i) => e.startPage + i));
@@ -483,6 +486,7 @@ describe('the native critical section with an encrypted plan', () => {
       },
     };
     const { encryption } = publicKeyEncryption();
+    const expectedChunkKey = deriveImageKeys(encryption.dataKey).chunkKey;
     const reports: NativeCriticalResult[] = [];
     try {
       const outcome = await createNativeCriticalSection(binding, { onReport: (r) => reports.push(r) }).hibernate({
@@ -500,7 +504,10 @@ describe('the native critical section with an encrypted plan', () => {
       expect(outcome.kind).toBe('failed');
       // The addon accepted the keys and prepared its cipher: the child ran up to SNAPSHOT_FREEZE.
       expect(reports[0]).toMatchObject({ outcome: 'failed', stage: 'freeze', errno: ERRNO.ENOTTY });
-      expect(Buffer.from(passed[0].copy).equals(deriveImageKeys(encryption.dataKey).chunkKey)).toBe(true);
+      expect(Buffer.from(passed[0].copy).equals(expectedChunkKey)).toBe(true);
+      // The data key itself is wiped once the addon has the derived keys: it must not be in the
+      // heap that the image copies (issue #10).
+      expect(encryption.dataKey.every((b) => b === 0)).toBe(true);
       expect(Buffer.from(passed[0].keyBlock).equals(Buffer.from(encryption.keyBlock))).toBe(true);
       expect(passed[0].imageId).toHaveLength(16);
       expect(passed[0].chunkKey.every((b) => b === 0)).toBe(true);
@@ -537,5 +544,64 @@ describe('the native critical section with an encrypted plan', () => {
     } finally {
       closeSync(storageFd);
     }
+  });
+});
+
+describe('the origin signature of a public-key image (issue #10)', () => {
+  const stream = snapshotLikeStream(12, 31);
+  const signedImage = () => {
+    const signed = signedPublicKeyEncryption(randomBytes(16, 32));
+    const written = writeImage({ stream, encryption: signed.encryption, compression: 'lz4', chunkPages: 4 });
+    const headerPage = readHeaderSummary(written.device, 0).marker.headerPage;
+    return { ...written, ...signed, headerPage, header: written.device.bytes.subarray(headerPage * PAGE_SIZE, (headerPage + 1) * PAGE_SIZE) };
+  };
+
+  it('is stored with flag bit 4 and opens with the verify key', async () => {
+    const { device, options, header } = signedImage();
+    expect(new DataView(header.buffer, header.byteOffset).getUint32(12, true) & FLAG_SIGNED).toBe(FLAG_SIGNED);
+    expect(decodeSecurityBlock(header).originSignature).toHaveLength(64);
+    expectSameBytes(await streamOf(await loadImage(device, 0, expectSame, options)), stream);
+  });
+
+  it('a changed signature, with every CRC recomputed as an attacker would: IMAGE_FORGED', async () => {
+    const { device, options, header, headerPage, original } = signedImage();
+    header[1232 + 7]! ^= 0x01;
+    fixHeaderAndMarker(device.bytes, headerPage, original);
+    expect(await codeOf(loadImage(device, 0, expectSame, options))).toBe('IMAGE_FORGED');
+  });
+
+  it('the signature flag cleared (as if unsigned), CRCs recomputed: IMAGE_FORGED', async () => {
+    const { device, options, header, headerPage, original } = signedImage();
+    const view = new DataView(header.buffer, header.byteOffset);
+    view.setUint32(12, view.getUint32(12, true) & ~FLAG_SIGNED, true);
+    fixHeaderAndMarker(device.bytes, headerPage, original);
+    expect(await codeOf(loadImage(device, 0, expectSame, options))).toBe('IMAGE_FORGED');
+  });
+
+  it('an unsigned image, or one signed with another key, where this machine verifies: IMAGE_FORGED', async () => {
+    const someVerifyKey = signedImage().verifyKey;
+    const unsigned = encryptedImage(stream);
+    const verifying: LoadOptions = { unlock: async (block) => ({ dataKey: openDataKey(block, { privateKey: unsigned.privateKey }), verifyKey: someVerifyKey }) };
+    expect(await codeOf(loadImage(unsigned.device, 0, expectSame, verifying))).toBe('IMAGE_FORGED');
+    // Without a verify key (a private-key file of an older keygen) the same image opens.
+    expect((await loadImage(unsigned.device, 0, expectSame, unsigned.options)).header.encrypted).toBe(true);
+    const signed = signedImage();
+    const otherKey: LoadOptions = {
+      unlock: async (block) => {
+        const { dataKey } = (await signed.options.unlock!(block, 'public-key')) as UnlockedKey;
+        return { dataKey, verifyKey: someVerifyKey };
+      },
+    };
+    expect(await codeOf(loadImage(signed.device, 0, expectSame, otherKey))).toBe('IMAGE_FORGED');
+  });
+
+  it('flag bit 4 without encryption is a format this version does not define', () => {
+    const { device } = writeImage({ stream, compression: 'lz4', chunkPages: 4 });
+    const headerPage = readHeaderSummary(device, 0).marker.headerPage;
+    const header = device.bytes.subarray(headerPage * PAGE_SIZE, (headerPage + 1) * PAGE_SIZE);
+    const view = new DataView(header.buffer, header.byteOffset);
+    view.setUint32(12, view.getUint32(12, true) | FLAG_SIGNED, true);
+    view.setUint32(4092, crc32c(header.subarray(0, 4092)), true);
+    expect(() => checkHeaderPage(header)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_VERSION' }));
   });
 });

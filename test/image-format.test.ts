@@ -186,6 +186,7 @@ describe('security block of an encrypted header', () => {
     extentMapSha256: randomBytes(32, 3),
     originalSignature: 'SWAP-SPACE',
     headerMac: randomBytes(16, 4),
+    originSignature: null,
   };
   const bytesAt = (page: Uint8Array, from: number, length: number) => Buffer.from(page.subarray(from, from + length));
 

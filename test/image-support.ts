@@ -8,10 +8,11 @@ import { HiberkitError } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
 import { CHUNK_HEADER_BYTES, decodeChunkHeader } from '../lib/image/format.js';
 import { generateRawKeyPair, newDataKey, openDataKey, sealDataKey } from '../lib/crypto/keys.js';
+import { generateSigningKeyPair, signOrigin } from '../lib/crypto/origin.js';
 import { ImageWriter, type ImageWriteSummary, type SwapPageAllocator } from '../lib/image/writer.js';
 import type { LoadOptions, OpenedImage } from '../lib/image/reader.js';
 import type { BlockDevice, ImageEncryption, ImageIdentity } from '../lib/backend.js';
-import { seededRandom } from './vm/guest/scenarios/bench-data.js';
+import { seededRandom } from '../vm/guest/scenarios/bench-data.js';
 
 // One seeded generator for every reproducible test input: the one the guest's benchmark data uses.
 export { seededRandom };
@@ -262,6 +263,17 @@ export function passphraseEncryption(passphrase: string): { encryption: ImageEnc
  * A new data key sealed to a fresh X25519 key pair (opening it takes well under a millisecond,
  * unlike a passphrase's scrypt), and the loadImage options that open it with the private key.
  */
+/**
+ * Like publicKeyEncryption, signed as this machine's hibernate signs (lib/crypto/origin.ts), with
+ * the id `imageId`; the options open it only with a valid origin signature.
+ */
+export function signedPublicKeyEncryption(imageId: Uint8Array): { encryption: ImageEncryption; options: LoadOptions; verifyKey: Buffer } {
+  const { encryption, privateKey } = publicKeyEncryption();
+  const { signingKey, verifyKey } = generateSigningKeyPair();
+  const signed = { ...encryption, origin: { imageId, signature: signOrigin(signingKey, imageId, encryption.keyBlock) } };
+  return { encryption: signed, options: { unlock: async (block) => ({ dataKey: openDataKey(block, { privateKey }), verifyKey }) }, verifyKey };
+}
+
 export function publicKeyEncryption(): { encryption: ImageEncryption; options: LoadOptions; privateKey: Buffer } {
   const pair = generateRawKeyPair();
   const dataKey = newDataKey();

@@ -12,18 +12,16 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERRNO } from '../lib/errors.js';
 import { PAGE_SIZE } from '../lib/ioctls.js';
-import { requireNative, type NativeImageWriteParams } from '../lib/native/binding.js';
 import { allocationPatterns, randomBytes, swapHeaderPage, testIdentity } from './image-support.js';
+import { loadTestBinding, TEST_ADDON_PATH, type NativeImageWriteParams } from './native-test-binding.js';
 
-const native = requireNative();
+const native = loadTestBinding();
 const workdir = mkdtempSync(join(tmpdir(), 'hiberkit-writer-aio-'));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const DIRECT = constants.O_RDWR | constants.O_DIRECT;
 let fileCounter = 0;
 
@@ -44,7 +42,7 @@ function onFile<T>(initial: Uint8Array, flags: number, body: (fd: number) => T):
 describe('which path the chunk writes take', () => {
   it('AIO on an O_DIRECT descriptor, synchronous writes on a buffered one', () => {
     const modes = ['direct', 'buffered'].map((kind) =>
-      onFile(new Uint8Array(PAGE_SIZE), kind === 'direct' ? DIRECT : constants.O_RDWR, (fd) => native.imageWriterIoMode!(fd)).result,
+      onFile(new Uint8Array(PAGE_SIZE), kind === 'direct' ? DIRECT : constants.O_RDWR, (fd) => native.imageWriterIoMode(fd)).result,
     );
     expect(modes, `O_DIRECT must work in ${tmpdir()} for these tests`).toEqual(['aio', 'synchronous']);
   });
@@ -77,8 +75,8 @@ describe('a failing disk is reported the same way on both paths, and the resume 
   it.each(paths)('%s: a descriptor the writes are refused on (EBADF)', (_label, flags, mode) => {
     const readOnly = (flags & ~constants.O_RDWR) | constants.O_RDONLY;
     const { result, bytes } = onFile(initial, readOnly, (fd) => {
-      expect(native.imageWriterIoMode!(fd)).toBe(mode);
-      return native.writeImageFromBuffer!(fd, failingParams, randomBytes(60 * PAGE_SIZE, 22), allocationPatterns.contiguous(150).map((p) => p * PAGE_SIZE));
+      expect(native.imageWriterIoMode(fd)).toBe(mode);
+      return native.writeImageFromBuffer(fd, failingParams, randomBytes(60 * PAGE_SIZE, 22), allocationPatterns.contiguous(150).map((p) => p * PAGE_SIZE));
     });
     expect(result).toMatchObject({ error: ERRNO.EBADF, stage: 'write chunks' });
     expect(Buffer.from(bytes).equals(Buffer.from(initial))).toBe(true);
@@ -99,7 +97,7 @@ describe('a failing disk is reported the same way on both paths, and the resume 
     (_label, flags, mode, limitPages) => {
       const path = join(workdir, `limited-${fileCounter++}.img`);
       writeFileSync(path, initial);
-      const run = spawnSync('prlimit', [`--fsize=${limitPages * PAGE_SIZE}`, '--', process.execPath, '-e', LIMITED_CHILD, root, path, String(flags), JSON.stringify(failingParams)], {
+      const run = spawnSync('prlimit', [`--fsize=${limitPages * PAGE_SIZE}`, '--', process.execPath, '-e', LIMITED_CHILD, TEST_ADDON_PATH, path, String(flags), JSON.stringify(failingParams)], {
         encoding: 'utf8',
       });
       expect(run.status, run.stderr).toBe(0);
@@ -117,15 +115,15 @@ describe('a failing disk is reported the same way on both paths, and the resume 
 });
 
 /**
- * The child that writes under a file size limit (argv: package root, file, open flags, params as
+ * The child that writes under a file size limit (argv: the test addon, file, open flags, params as
  * JSON, which turns the original resume page into an object keyed by index: rebuilt here). Prints
  * which write path it got and the writer's result.
  */
 const LIMITED_CHILD = `
 process.on('SIGXFSZ', () => {});
 const fs = require('node:fs');
-const [root, path, flags, paramsJson] = process.argv.slice(1);
-const addon = require(require.resolve('node-gyp-build', { paths: [root] }))(root);
+const [addonPath, path, flags, paramsJson] = process.argv.slice(1);
+const addon = require(addonPath);
 const params = JSON.parse(paramsJson);
 params.originalResumePage = Uint8Array.from(Object.values(params.originalResumePage));
 const fd = fs.openSync(path, Number(flags));

@@ -20,10 +20,11 @@ beforeAll(buildUnlessFresh, 120_000);
 async function cycle(extra: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-quiet-'));
   dirs.push(dir);
-  const program = `const { openEmulatedMachine } = await import(${JSON.stringify(join(ROOT, 'dist/emulator/index.js'))});
+  const program = `const { createEmulatedMachine, openEmulatedMachine } = await import(${JSON.stringify(join(ROOT, 'dist/emulator/index.js'))});
 const { hibernate, resume } = await import(${JSON.stringify(join(ROOT, 'dist/lib/index.js'))});
 const seen = [];
-const machine = openEmulatedMachine(process.argv[1], { config: { memoryBytes: 32 << 20, swaps: [{ type: 'partition', device: '/dev/vda', sizeBytes: 32 << 20 }] } });
+createEmulatedMachine(process.argv[1], { config: { memoryBytes: 32 << 20, swaps: [{ type: 'partition', device: '/dev/vda', sizeBytes: 32 << 20 }] } });
+const machine = openEmulatedMachine(process.argv[1]);
 const pending = hibernate({ backend: machine.backend, onProgress: (line) => seen.push(line), ${extra} });
 await machine.switchedOff(pending);
 const restored = await resume({ backend: openEmulatedMachine(process.argv[1]).backend, onProgress: (line) => seen.push(line), ${extra} });
@@ -45,5 +46,7 @@ test('hibernate and resume with onProgress only: nothing on stdout or stderr', a
 test('with progressFd: 2 the critical section writes its lines there', async () => {
   const { code, stdout, stderr } = await cycle('progressFd: 2');
   expect({ code, stdout }).toEqual({ code: 0, stdout: '' });
-  expect(stderr).toMatch(/^hiberkit: snapshot of \d+ MiB taken in \d+ ms\nhiberkit: image saved; powering off\nhiberkit: resumed\n$/);
+  expect(stderr).toMatch(
+    /^hiberkit: snapshot of \d+ MiB taken in \d+ ms\nhiberkit: image saved; powering off\nhiberkit: the emulated machine in \S+ is off; its image waits for the next boot\. Resume it with `hiberkit resume --emulate \S+` [^\n]*\nhiberkit: resumed\n$/,
+  );
 });

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ERRNO, SnapshotError, type ErrnoCode } from '../lib/errors.js';
 import { requireNative } from '../lib/native/binding.js';
 import { NativeSnapshotDevice } from '../lib/native/snapshot-device.js';
+import { loadTestBinding } from './native-test-binding.js';
 
 const native = requireNative();
 const dir = mkdtempSync(join(tmpdir(), 'hiberkit-native-errors-'));
@@ -37,11 +38,11 @@ function thrown(fn: () => unknown): SnapshotError {
 
 describe('errno names', () => {
   it.each(Object.entries(ERRNO))('the addon names %s (%d) as lib/errors.ts does', (code, errno) => {
-    expect(native.errnoName(errno)).toBe(code as ErrnoCode);
+    expect(loadTestBinding().errnoName(errno)).toBe(code as ErrnoCode);
   });
 
   it('names a number libc does not know E<n>, like errnoCode()', () => {
-    expect(native.errnoName(4000)).toBe('E4000');
+    expect(loadTestBinding().errnoName(4000)).toBe('E4000');
   });
 });
 

@@ -9,20 +9,32 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeDev } from '../lib/ioctls.js';
-import { writeSwapHeader } from '../emulator/swap-header.js';
+import { writeSwapHeader } from '../lib/swap-header.js';
 import { requireNative, type NativeBinding } from '../lib/native/binding.js';
 import {
   NativeSystemInfo,
-  commandLineValue,
-  hibernationDisabledByCommandLine,
   parseChoiceList,
-  parseCommandLine,
   parseMajorMinor,
   parseProcSwaps,
-  parseSwapHeader,
   parseUevent,
+  stackedOnDmCrypt,
   unescapeProcPath,
 } from '../lib/native/system-info.js';
+import { hibernationDisabledByCommandLine, parseCommandLine } from '../lib/kernel-cmdline.js';
+
+describe('is a block device encrypted below it (dm-crypt)? (issue #10: swap that leaks memory in clear)', () => {
+  // A small sysfs: dm-0 is a LUKS mapping of vda2, dm-1 an LVM volume on dm-0, dm-2 an LVM volume on vda3.
+  const sysfs: Record<string, string> = { 'dm-0/dm/uuid': 'CRYPT-LUKS2-0123-cryptswap\n', 'dm-1/dm/uuid': 'LVM-abc\n', 'dm-2/dm/uuid': 'LVM-def\n' };
+  const slaves: Record<string, string[]> = { 'dm-0/slaves': ['vda2'], 'dm-1/slaves': ['dm-0'], 'dm-2/slaves': ['vda3'] };
+  const encrypted = (name: string) => stackedOnDmCrypt(name, (file) => sysfs[file] ?? null, (dir) => slaves[dir] ?? []);
+
+  it('a dm-crypt mapping, or a volume stacked on one, is; a plain partition or a volume on one is not', () => {
+    expect(encrypted('dm-0')).toBe(true);
+    expect(encrypted('dm-1')).toBe(true);
+    expect(encrypted('dm-2')).toBe(false);
+    expect(encrypted('vda2')).toBe(false);
+  });
+});
 
 describe('/proc/swaps', () => {
   const sample = [
@@ -45,38 +57,6 @@ describe('/proc/swaps', () => {
 
   it('undoes every octal escape the kernel writes', () => {
     expect(unescapeProcPath('/a\\040b\\011c\\012d\\134e')).toBe('/a b\tc\nd\\e');
-  });
-});
-
-describe('kernel command line', () => {
-  const sample =
-    'BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=UUID=0d8e9f3c-aa01-4b6e-9d2e-5c1f2e3d4a5b ro quiet ' +
-    'resume=UUID=7b1c2d3e-1111-2222-3333-444455556666 resume_offset=34816 dyndbg="file power/* +p" resume_offset=40960\n';
-
-  it('splits words, keeping quoted blanks and dropping the quotes', () => {
-    const words = parseCommandLine(sample);
-    expect(words).toContain('dyndbg=file power/* +p');
-    expect(words[0]).toBe('BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64');
-    expect(words).toHaveLength(8);
-  });
-
-  it('takes the last value of a repeated parameter, as the kernel does', () => {
-    const words = parseCommandLine(sample);
-    expect(commandLineValue(words, 'resume')).toBe('UUID=7b1c2d3e-1111-2222-3333-444455556666');
-    expect(commandLineValue(words, 'resume_offset')).toBe('40960');
-    expect(commandLineValue(words, 'noresume')).toBeUndefined();
-  });
-
-  it.each([
-    ['quiet nohibernate', true],
-    ['hibernate=no', true],
-    ['hibernate=nope', true],
-    ['hibernate=noresume', false],
-    ['hibernate=nocompress', false],
-    ['hibernate=protect_image', false],
-    ['quiet splash', false],
-  ])('"%s" disables hibernation: %s', (text, disabled) => {
-    expect(hibernationDisabledByCommandLine(parseCommandLine(text))).toBe(disabled);
   });
 });
 
@@ -113,16 +93,6 @@ describe('device names', () => {
     expect(parseMajorMinor('0:0')).toEqual({ major: 0, minor: 0 });
     expect(parseMajorMinor('UUID=1234')).toBeNull();
     expect(parseMajorMinor('254:0:1234')).toBeNull();
-  });
-
-  it('reads the UUID and label of a swap header page', () => {
-    const page = new Uint8Array(4096);
-    page.set([0x7b, 0x1c, 0x2d, 0x3e, 0x11, 0x11, 0x22, 0x22, 0x33, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66], 1036);
-    page.set(new TextEncoder().encode('myswap'), 1052);
-    page.set(new TextEncoder().encode('SWAPSPACE2'), 4086);
-    expect(parseSwapHeader(page)).toEqual({ uuid: '7b1c2d3e-1111-2222-3333-444455556666', label: 'myswap' });
-    page.set(new TextEncoder().encode('S1SUSPEND\0'), 4086);
-    expect(parseSwapHeader(page)).toBeNull();
   });
 });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { openEmulatedMachine } from '../emulator/machine.js';
+import { createEmulatedMachine } from '../emulator/create.js';
 import { CLI, ROOT, buildUnlessFresh, runCli, startCli } from './cli-process.js';
 import { SMALL } from './flows-support.js';
 
@@ -93,7 +93,7 @@ describe('Ctrl-C at the resume prompt', () => {
 
   test('resume stops with one line, keeps the image, and the next resume with the passphrase restores it', async () => {
     const machineDir = join(dir, 'machine');
-    openEmulatedMachine(machineDir, { config: SMALL }).shutdown();
+    createEmulatedMachine(machineDir, { config: SMALL });
     const passphrase = join(dir, 'passphrase');
     writeFileSync(passphrase, 'correct horse battery staple\n', { mode: 0o600 });
     const hibernating = startCli(['hibernate', '--emulate', machineDir, '--encrypt', 'passphrase', '--passphrase-file', passphrase]);

@@ -11,7 +11,7 @@ import { LZ4_MALFORMED, lz4CompressBound, lz4CompressTs, lz4DecompressTs } from 
 export { LZ4_MALFORMED, lz4CompressBound };
 
 /** Largest LZ4 block input (the format's own limit, LZ4_MAX_INPUT_SIZE). */
-export const LZ4_MAX_INPUT = 0x7e000000;
+const LZ4_MAX_INPUT = 0x7e000000;
 
 export interface Codec {
   readonly name: 'native' | 'typescript';

@@ -1,47 +1,91 @@
 /**
- * The key pair files `hiberkit keygen` writes. The public key is one line anyone may read; the
- * private key is sealed with a passphrase by the same mechanism as an image's data key (scrypt +
- * AES-256-GCM), so it is never on disk in clear.
+ * The key files `hiberkit keygen` writes. The public key is one line anyone may read; the private
+ * key is sealed with a passphrase by the same mechanism as an image's data key (scrypt +
+ * AES-256-GCM, with a purpose of its own in the associated data), so it is never on disk in
+ * clear; the signing key that proves an image's origin is root-only and stays on the root file
+ * system (lib/crypto/origin.ts).
  *
- *   /etc/hiberkit/key.pub   hiberkit-public-key-v1:<base64url of 32 bytes>
- *   /etc/hiberkit/key       # comment lines
- *                           hiberkit-secret-key-v1:<base64url of the 128-byte sealed block>
+ *   key.pub    hiberkit-public-key-v2:<base64url of the X25519 public key>
+ *              (v2: images sealed to it are signed; v1, from older keygens, unsigned)
+ *   key        # a comment line (no key material)
+ *              hiberkit-verify-key-v2:<base64url of the Ed25519 verify key>
+ *              hiberkit-secret-key-v2:<base64url of the 128-byte sealed block>
+ *              The verify key is bound into the block's associated data: the passphrase that
+ *              opens the private key also vouches for it. A v1 file holds only a v1 secret line.
+ *   sign.key   hiberkit-signing-key-v1:<base64url of the Ed25519 private seed>   (mode 0600)
  */
 import { HiberkitError } from '../errors.js';
 import { generateRawKeyPair, openDataKey, sealDataKey, wipe } from './keys.js';
+import { SIGNING_KEY_BYTES, generateSigningKeyPair } from './origin.js';
 
-const PUBLIC_PREFIX = 'hiberkit-public-key-v1:';
-const SECRET_PREFIX = 'hiberkit-secret-key-v1:';
+const PUBLIC_PREFIX_V1 = 'hiberkit-public-key-v1:';
+const PUBLIC_PREFIX = 'hiberkit-public-key-v2:';
+const SECRET_PREFIX_V1 = 'hiberkit-secret-key-v1:';
+const SECRET_PREFIX = 'hiberkit-secret-key-v2:';
+const VERIFY_PREFIX = 'hiberkit-verify-key-v2:';
+const SIGNING_PREFIX = 'hiberkit-signing-key-v1:';
 
-export function generateKeyFiles(passphrase: Uint8Array): { publicText: string; secretText: string } {
+export interface KeyFileTexts {
+  publicText: string;
+  secretText: string;
+  signingText: string;
+}
+
+export function generateKeyFiles(passphrase: Uint8Array): KeyFileTexts {
   const { publicKey, privateKey } = generateRawKeyPair();
+  const { signingKey, verifyKey } = generateSigningKeyPair();
   try {
-    const publicLine = `${PUBLIC_PREFIX}${publicKey.toString('base64url')}`;
-    const sealed = sealDataKey(privateKey, { passphrase });
+    const sealed = sealDataKey(privateKey, { passphrase }, 'key-file', verifyKey);
     return {
-      publicText: `${publicLine}\n`,
-      secretText: `# hiberkit private key, sealed with a passphrase (scrypt, AES-256-GCM)\n# public key: ${publicLine}\n${SECRET_PREFIX}${sealed.toString('base64url')}\n`,
+      publicText: `${PUBLIC_PREFIX}${publicKey.toString('base64url')}\n`,
+      secretText:
+        '# hiberkit private key, sealed with a passphrase (scrypt, AES-256-GCM), and the key that verifies images\n' +
+        `${VERIFY_PREFIX}${verifyKey.toString('base64url')}\n${SECRET_PREFIX}${sealed.toString('base64url')}\n`,
+      signingText: `# hiberkit image signing key: keep it root-only, never in the initramfs\n${SIGNING_PREFIX}${signingKey.toString('base64url')}\n`,
     };
   } finally {
-    wipe(privateKey);
+    wipe(privateKey, signingKey);
   }
 }
 
-export function parsePublicKey(text: string): Buffer {
-  const line = findLine(text, PUBLIC_PREFIX, 'public key');
-  const key = Buffer.from(line, 'base64url');
-  if (key.length !== 32) throw new HiberkitError('BAD_KEY_FILE', 'the public key is not 32 bytes');
+/** The recipient key, and whether images sealed to it must be signed (a v2 file from a keygen with signing). */
+export function parsePublicKey(text: string): { publicKey: Buffer; signed: boolean } {
+  const signed = findLine(text, PUBLIC_PREFIX) !== undefined;
+  const line = findLine(text, PUBLIC_PREFIX) ?? requireLine(text, PUBLIC_PREFIX_V1, 'public key');
+  return { publicKey: decodeKey(line, 32, 'public key'), signed };
+}
+
+export function parseSigningKey(text: string): Buffer {
+  return decodeKey(requireLine(text, SIGNING_PREFIX, 'signing key'), SIGNING_KEY_BYTES, 'signing key');
+}
+
+/**
+ * Opens the private key with its passphrase (WRONG_PASSPHRASE when it does not fit, or when the
+ * verify key was changed) and returns it with the verify key; null for a v1 file, which has none.
+ */
+export function openSecretKey(text: string, passphrase: Uint8Array): { privateKey: Buffer; verifyKey: Buffer | null } {
+  const current = findLine(text, SECRET_PREFIX);
+  if (current === undefined) {
+    const block = Buffer.from(requireLine(text, SECRET_PREFIX_V1, 'private key'), 'base64url');
+    return { privateKey: openDataKey(block, { passphrase }), verifyKey: null };
+  }
+  const verifyKey = decodeKey(requireLine(text, VERIFY_PREFIX, 'private key'), 32, 'verify key');
+  return { privateKey: openDataKey(Buffer.from(current, 'base64url'), { passphrase }, 'key-file', verifyKey), verifyKey };
+}
+
+function decodeKey(base64: string, bytes: number, what: string): Buffer {
+  const key = Buffer.from(base64, 'base64url');
+  if (key.length !== bytes) throw new HiberkitError('BAD_KEY_FILE', `the ${what} is not ${bytes} bytes`);
   return key;
 }
 
-/** Opens the private key with its passphrase (WRONG_PASSPHRASE when it does not fit). */
-export function openSecretKey(text: string, passphrase: Uint8Array): Buffer {
-  const block = Buffer.from(findLine(text, SECRET_PREFIX, 'private key'), 'base64url');
-  return openDataKey(block, { passphrase });
+function findLine(text: string, prefix: string): string | undefined {
+  const line = text.split('\n').map((l) => l.trim()).find((l) => l.startsWith(prefix));
+  return line?.slice(prefix.length);
 }
 
-function findLine(text: string, prefix: string, what: string): string {
-  const line = text.split('\n').map((l) => l.trim()).find((l) => l.startsWith(prefix));
-  if (!line) throw new HiberkitError('BAD_KEY_FILE', `not a hiberkit ${what} file (no "${prefix}" line)`);
-  return line.slice(prefix.length);
+function requireLine(text: string, prefix: string, what: string): string {
+  const line = findLine(text, prefix);
+  if (line === undefined) throw new HiberkitError('BAD_KEY_FILE', `not a hiberkit ${what} file (no "${prefix}" line)`);
+  return line;
 }

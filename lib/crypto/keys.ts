@@ -33,12 +33,49 @@ const GCM_NONCE = 12;
 const GCM_TAG = 16;
 
 /**
- * scrypt cost: N = 2^15, r = 8 (32 MiB, about 0.1 s on a laptop core). Memory-hard, and small
- * enough for an initramfs on a 1 GiB machine. Stored per block, so it can grow later.
+ * scrypt cost of new key blocks and key files: N = 2^18, r = 8 (256 MiB, about 1 s on a laptop
+ * core), age's default. The sealed private key sits in the initramfs, where anyone who can read
+ * the boot partition can attack it offline, so each guess must cost real memory and time; 256 MiB
+ * still fits an initramfs on a 1 GiB machine. The cost is stored in every block, so readers keep
+ * opening blocks made with the former N = 2^15. Tests lower it with HIBERKIT_TEST_SCRYPT_LOG_N
+ * (lower only, never higher; scryptCost).
  */
-const SCRYPT_LOG_N = 15;
+export const SCRYPT_LOG_N = 18;
 const SCRYPT_R = 8;
 const SCRYPT_P = 1;
+
+/**
+ * Shortest passphrase accepted for a new key or image: 8 characters. scrypt makes each guess cost
+ * about a second and 256 MiB, but a passphrase shorter than that falls to an exhaustive search of
+ * its few lowercase words or digits within days on one GPU-less machine; 8 is also what most
+ * password policies (NIST SP 800-63B) ask as a floor. Length is counted in characters of UTF-8.
+ */
+export const MIN_PASSPHRASE_CHARS = 8;
+
+/** Refuses a passphrase being set that is too short to withstand an offline guess (NO_PASSPHRASE). */
+export function assertStrongEnough(passphrase: Uint8Array): void {
+  const characters = [...Buffer.from(passphrase.buffer, passphrase.byteOffset, passphrase.length).toString('utf8')].length;
+  if (characters < MIN_PASSPHRASE_CHARS) {
+    throw new HiberkitError(
+      'WEAK_PASSPHRASE',
+      `the passphrase has ${characters} characters; use at least ${MIN_PASSPHRASE_CHARS} (the sealed key can be attacked offline: several words are best)`,
+    );
+  }
+}
+
+/** The cost new blocks are sealed with: the default, or a test's lower HIBERKIT_TEST_SCRYPT_LOG_N. */
+export function scryptCost(): number {
+  const lowered = Number(process.env.HIBERKIT_TEST_SCRYPT_LOG_N);
+  return Number.isInteger(lowered) && lowered >= 10 && lowered < SCRYPT_LOG_N ? lowered : SCRYPT_LOG_N;
+}
+
+/**
+ * What a sealed block is for, bound into its associated data: a key file's block and an image's
+ * key block are never interchangeable. Images keep the empty label of format version 1.
+ */
+export type SealPurpose = 'image' | 'key-file';
+const NOTHING = new Uint8Array(0);
+const PURPOSE_LABELS: Record<SealPurpose, Buffer> = { image: Buffer.alloc(0), 'key-file': Buffer.from('hiberkit v2 secret key file\0') };
 
 export type Recipient = { passphrase: Uint8Array } | { publicKey: Uint8Array };
 export type Unlocker = { passphrase: Uint8Array } | { privateKey: Uint8Array };
@@ -65,17 +102,24 @@ const NONCE_OFFSET = PARAMS_OFFSET + PARAMS_BYTES;
 const SEALED_OFFSET = NONCE_OFFSET + GCM_NONCE;
 const TAG_OFFSET = SEALED_OFFSET + DATA_KEY_BYTES;
 
-export function sealDataKey(dataKey: Uint8Array, recipient: Recipient): Buffer {
+/**
+ * Seals a 32-byte key for a recipient. `purpose` and `bound` (public facts that must stay with the
+ * key, such as a key file's verify key) go into the associated data: changing either makes the
+ * unseal fail.
+ */
+export function sealDataKey(dataKey: Uint8Array, recipient: Recipient, purpose: SealPurpose = 'image', bound: Uint8Array = NOTHING): Buffer {
+  if (dataKey.length !== DATA_KEY_BYTES) throw new RangeError(`a sealed key is ${DATA_KEY_BYTES} bytes, got ${dataKey.length}`);
   const block = Buffer.alloc(KEY_BLOCK_BYTES);
   BLOCK_MAGIC.copy(block, 0);
   block[4] = 1;
   let kek: Buffer;
   if ('passphrase' in recipient) {
     block[5] = KIND_PASSPHRASE;
-    block.set([SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P], PARAMS_OFFSET);
+    const logN = scryptCost();
+    block.set([logN, SCRYPT_R, SCRYPT_P], PARAMS_OFFSET);
     const salt = randomBytes(16);
     salt.copy(block, PARAMS_OFFSET + 4);
-    kek = scryptKek(recipient.passphrase, salt, SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P);
+    kek = scryptKek(recipient.passphrase, salt, logN, SCRYPT_R, SCRYPT_P);
   } else {
     block[5] = KIND_X25519;
     const ephemeral = generateKeyPairSync('x25519');
@@ -87,7 +131,7 @@ export function sealDataKey(dataKey: Uint8Array, recipient: Recipient): Buffer {
   const nonce = randomBytes(GCM_NONCE);
   nonce.copy(block, NONCE_OFFSET);
   const cipher = createCipheriv('aes-256-gcm', kek, nonce);
-  cipher.setAAD(block.subarray(0, NONCE_OFFSET));
+  cipher.setAAD(Buffer.concat([PURPOSE_LABELS[purpose], bound, block.subarray(0, NONCE_OFFSET)]));
   Buffer.concat([cipher.update(dataKey), cipher.final()]).copy(block, SEALED_OFFSET);
   cipher.getAuthTag().copy(block, TAG_OFFSET);
   wipe(kek);
@@ -105,7 +149,7 @@ export function keyBlockKind(block: Uint8Array): 'passphrase' | 'public-key' {
 }
 
 /** Recovers the data key, or throws WRONG_PASSPHRASE / WRONG_KEY. */
-export function openDataKey(block: Uint8Array, unlocker: Unlocker): Buffer {
+export function openDataKey(block: Uint8Array, unlocker: Unlocker, purpose: SealPurpose = 'image', bound: Uint8Array = NOTHING): Buffer {
   const kind = keyBlockKind(block);
   const b = Buffer.from(block.buffer, block.byteOffset, KEY_BLOCK_BYTES);
   // The tail is not covered by the GCM tag; it must be zero so that no bit of the block goes unchecked.
@@ -134,9 +178,17 @@ export function openDataKey(block: Uint8Array, unlocker: Unlocker): Buffer {
   }
   try {
     const decipher = createDecipheriv('aes-256-gcm', kek, b.subarray(NONCE_OFFSET, SEALED_OFFSET));
-    decipher.setAAD(b.subarray(0, NONCE_OFFSET));
+    decipher.setAAD(Buffer.concat([PURPOSE_LABELS[purpose], bound, b.subarray(0, NONCE_OFFSET)]));
     decipher.setAuthTag(b.subarray(TAG_OFFSET, TAG_OFFSET + GCM_TAG));
-    return Buffer.concat([decipher.update(b.subarray(SEALED_OFFSET, TAG_OFFSET)), decipher.final()]);
+    // update() hands out the plaintext before final() has checked the tag: wipe it if the tag fails.
+    const plaintext = decipher.update(b.subarray(SEALED_OFFSET, TAG_OFFSET));
+    try {
+      decipher.final();
+    } catch (err) {
+      wipe(plaintext);
+      throw err;
+    }
+    return plaintext;
   } catch {
     throw kind === 'passphrase'
       ? new HiberkitError('WRONG_PASSPHRASE', 'wrong passphrase (or a damaged key block)')
@@ -157,8 +209,8 @@ function scryptMemory(logN: number, r: number): number {
   return 128 * 2 ** logN * r;
 }
 
-/** The most scrypt work (memory × parallelism) a key block may ask of resume: 16× the default. */
-const MAX_SCRYPT_WORK = 16 * scryptMemory(SCRYPT_LOG_N, SCRYPT_R) * SCRYPT_P;
+/** The most scrypt work (memory × parallelism) a key block may ask of resume: 4× the default (1 GiB). */
+const MAX_SCRYPT_WORK = 4 * scryptMemory(SCRYPT_LOG_N, SCRYPT_R) * SCRYPT_P;
 
 function scryptKek(passphrase: Uint8Array, salt: Uint8Array, logN: number, r: number, p: number): Buffer {
   return scryptSync(passphrase, salt, 32, { N: 2 ** logN, r, p, maxmem: 2 * scryptMemory(logN, r) + 16 * 1024 * 1024 });

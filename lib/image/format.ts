@@ -11,6 +11,7 @@ import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import { crc32c } from '../codec/index.js';
 import { KEY_BLOCK_BYTES } from '../crypto/keys.js';
+import { SWAP_SIGNATURES } from '../swap-header.js';
 
 export const FORMAT_VERSION = 1;
 
@@ -29,9 +30,7 @@ export const SIGNATURE_BYTES = 10;
 export const IMAGE_SIGNATURE = 'HIBERKIT01';
 /** Any signature with this prefix is hiberkit's, possibly of another marker version. */
 const SIGNATURE_FAMILY = 'HIBERKIT';
-/** The swap signatures a markable page may carry (v2 and the legacy v1 area). */
-export const SWAP_SIGNATURES: readonly string[] = ['SWAPSPACE2', 'SWAP-SPACE'];
-/** Signatures of other hibernation tools, which hiberkit must leave alone (spec §6.3). */
+/** Signatures of other hibernation tools, which hiberkit must leave alone (docs/snapshot-device.md §6.3). */
 const FOREIGN_IMAGE_SIGNATURES: ReadonlyMap<string, string> = new Map([
   ['S1SUSPEND', "the kernel's own hibernation"],
   ['S2SUSPEND', "the kernel's own hibernation (old format)"],
@@ -212,14 +211,18 @@ const S_IMAGE_ID = 1152; // 16 bytes
 const S_EXTENT_MAP_SHA256 = 1168; // 32 bytes
 const S_ORIGINAL_SIGNATURE = 1200; // 10 bytes; 1210..1215 reserved
 const S_HEADER_MAC = 1216; // 16 bytes
-/** End of the used part of the security block; the rest, up to 3071, is reserved. */
+/** A signed image's origin signature (FLAG_SIGNED): Ed25519 over the image id and key block. */
+const S_ORIGIN_SIGNATURE = 1232; // 64 bytes
+/** End of the used part of the security block, without and with a signature; the rest, up to 3071, is reserved. */
 const S_END = 1232;
+const S_END_SIGNED = S_ORIGIN_SIGNATURE + 64;
 /** CRC32C of bytes 0..4091. */
 const H_CRC = 4092;
 
 export const IMAGE_ID_BYTES = 16;
 export const SHA256_BYTES = 32;
 export const MAC_BYTES = 16;
+export const ORIGIN_SIGNATURE_BYTES = 64;
 
 /** Longest kernel release or machine id the header holds (65-byte NUL-padded fields). */
 export const IDENTITY_FIELD_BYTES = 65;
@@ -228,9 +231,11 @@ export const FLAG_LZ4 = 1 << 0;
 export const FLAG_PLATFORM_MODE = 1 << 1;
 export const FLAG_ENCRYPTED = 1 << 2;
 export const FLAG_AUTHENTICATED = 1 << 3;
+/** The security block carries an origin signature (only with FLAGS_SEALED); readers before it refuse the image. */
+export const FLAG_SIGNED = 1 << 4;
 /** Version 1 offers encryption only together with authentication: both bits or neither. */
 const FLAGS_SEALED = FLAG_ENCRYPTED | FLAG_AUTHENTICATED;
-const KNOWN_FLAGS = FLAG_LZ4 | FLAG_PLATFORM_MODE | FLAGS_SEALED;
+const KNOWN_FLAGS = FLAG_LZ4 | FLAG_PLATFORM_MODE | FLAGS_SEALED | FLAG_SIGNED;
 
 export interface ImageHeader {
   version: number;
@@ -270,6 +275,8 @@ export interface SecurityBlock {
   originalSignature: string;
   /** GMAC of the header page (see headerMacInput). */
   headerMac: Uint8Array;
+  /** Ed25519 signature of this machine's hibernate over the image id and key block (FLAG_SIGNED); null if unsigned. */
+  originSignature: Uint8Array | null;
 }
 
 /**
@@ -284,7 +291,10 @@ export function encodeHeader(header: ImageHeader, security: SecurityBlock | null
   view.setUint32(H_VERSION, header.version, true);
   view.setUint32(
     H_FLAGS,
-    (header.compressed ? FLAG_LZ4 : 0) | (header.platformMode ? FLAG_PLATFORM_MODE : 0) | (header.encrypted ? FLAGS_SEALED : 0),
+    (header.compressed ? FLAG_LZ4 : 0) |
+      (header.platformMode ? FLAG_PLATFORM_MODE : 0) |
+      (header.encrypted ? FLAGS_SEALED : 0) |
+      (security?.originSignature ? FLAG_SIGNED : 0),
     true,
   );
   view.setBigUint64(H_STREAM_PAGES, BigInt(header.streamPages), true);
@@ -310,6 +320,7 @@ function encodeSecurityBlock(page: Uint8Array, security: SecurityBlock): void {
     [security.imageId, S_IMAGE_ID, IMAGE_ID_BYTES, 'image id'],
     [security.extentMapSha256, S_EXTENT_MAP_SHA256, SHA256_BYTES, 'extent map SHA-256'],
     [security.headerMac, S_HEADER_MAC, MAC_BYTES, 'header MAC'],
+    ...(security.originSignature ? [[security.originSignature, S_ORIGIN_SIGNATURE, ORIGIN_SIGNATURE_BYTES, 'origin signature'] as [Uint8Array, number, number, string]] : []),
   ];
   for (const [bytes, offset, length, what] of fields) {
     if (bytes.length !== length) throw new RangeError(`the ${what} is ${length} bytes, got ${bytes.length}`);
@@ -350,7 +361,7 @@ export function encodeIdentityField(value: string, what: string): Uint8Array {
  * authentication). Says whether the header is encrypted: an encrypted one is then believed only
  * once its MAC verifies (lib/image/reader.ts).
  */
-export function checkHeaderPage(page: Uint8Array): { encrypted: boolean } {
+export function checkHeaderPage(page: Uint8Array): { encrypted: boolean; signed: boolean } {
   assertPage(page, 'header page');
   const view = viewOf(page);
   if (Buffer.from(page.buffer, page.byteOffset, HEADER_MAGIC.length).toString('latin1') !== HEADER_MAGIC) {
@@ -367,19 +378,23 @@ export function checkHeaderPage(page: Uint8Array): { encrypted: boolean } {
   if (sealed !== 0 && sealed !== FLAGS_SEALED) {
     throw new HiberkitError('UNSUPPORTED_VERSION', 'the image is encrypted without authentication or the other way round, which this version of the format does not define');
   }
-  return { encrypted: sealed === FLAGS_SEALED };
+  const signed = (flags & FLAG_SIGNED) !== 0;
+  if (signed && sealed === 0) throw new HiberkitError('UNSUPPORTED_VERSION', 'the image is signed but not encrypted, which this version of the format does not define');
+  return { encrypted: sealed === FLAGS_SEALED, signed };
 }
 
 /** The security block of a header page that checkHeaderPage found encrypted, as stored (unverified). */
 export function decodeSecurityBlock(page: Uint8Array): SecurityBlock {
   assertPage(page, 'header page');
   const copy = (offset: number, length: number) => copyOf(page, offset, offset + length);
+  const signed = (viewOf(page).getUint32(H_FLAGS, true) & FLAG_SIGNED) !== 0;
   return {
     keyBlock: copy(S_KEY_BLOCK, KEY_BLOCK_BYTES),
     imageId: copy(S_IMAGE_ID, IMAGE_ID_BYTES),
     extentMapSha256: copy(S_EXTENT_MAP_SHA256, SHA256_BYTES),
     originalSignature: signatureAt(page, S_ORIGINAL_SIGNATURE),
     headerMac: copy(S_HEADER_MAC, MAC_BYTES),
+    originSignature: signed ? copy(S_ORIGIN_SIGNATURE, ORIGIN_SIGNATURE_BYTES) : null,
   };
 }
 
@@ -388,11 +403,13 @@ export function decodeSecurityBlock(page: Uint8Array): SecurityBlock {
  * agree (IMAGE_CORRUPT). For an encrypted header, call it only after its MAC has been verified.
  */
 export function decodeHeader(page: Uint8Array): ImageHeader {
-  const { encrypted } = checkHeaderPage(page);
+  const { encrypted, signed } = checkHeaderPage(page);
   const view = viewOf(page);
   const flags = view.getUint32(H_FLAGS, true);
   const reservedClear = encrypted
-    ? isZero(page, H_FIELDS_END, S_KEY_BLOCK) && isZero(page, S_ORIGINAL_SIGNATURE + SIGNATURE_BYTES, S_HEADER_MAC) && isZero(page, S_END, H_CRC)
+    ? isZero(page, H_FIELDS_END, S_KEY_BLOCK) &&
+      isZero(page, S_ORIGINAL_SIGNATURE + SIGNATURE_BYTES, S_HEADER_MAC) &&
+      isZero(page, signed ? S_END_SIGNED : S_END, H_CRC)
     : isZero(page, H_FIELDS_END, H_CRC);
   if (!isZero(page, H_EXTENT_MAP_CRC + 4, H_KERNEL_RELEASE) || !reservedClear) {
     throw corrupt('the image header has data in reserved bytes');

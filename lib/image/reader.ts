@@ -15,6 +15,7 @@
  *   IMAGE_CORRUPT       a magic, CRC, count or reserved byte is wrong
  *   IMAGE_TRUNCATED     the image reaches past the end of the device, or a read came back short
  *   IMAGE_TAMPERED      an encrypted image fails a MAC, tag or hash although its CRCs hold
+ *   IMAGE_FORGED        an encrypted image lacks this machine's origin signature (when unlock gives a verify key)
  *   KEY_REQUIRED        the image is encrypted and no unlock callback was given
  *   IMAGE_NOT_ENCRYPTED the caller requires encryption and the image has none
  *   WRONG_KERNEL        made by another kernel release
@@ -49,6 +50,7 @@ import {
   type SecurityBlock,
 } from './format.js';
 import { chunkAad, headerMacMatches, openChunk } from './security.js';
+import { originSignatureValid } from '../crypto/origin.js';
 import type { BlockDevice } from '../backend.js';
 
 /** Largest single read of the chunk stream: large sequential requests, a bounded buffer. */
@@ -79,13 +81,23 @@ export interface LoadOptions {
    * (lib/crypto/keys.ts openDataKey); openImage passes every error of it through unchanged, so
    * the caller can ask again.
    */
-  unlock?: (keyBlock: Uint8Array, kind: KeyKind) => Promise<Uint8Array>;
+  unlock?: (keyBlock: Uint8Array, kind: KeyKind) => Promise<Uint8Array | UnlockedKey>;
   /**
    * Refuse an image without encryption (IMAGE_NOT_ENCRYPTED). A system set up for encrypted
    * images must ask for this: a plain image is not authenticated, so without it whoever can write
    * the disk could put a plain image of their making in place of the encrypted one.
    */
   requireEncryption?: boolean;
+}
+
+/**
+ * What unlock may return instead of the bare data key: with the verify key that came with the
+ * private key (lib/crypto/key-files.ts), the image must carry a valid origin signature
+ * (IMAGE_FORGED otherwise).
+ */
+export interface UnlockedKey {
+  dataKey: Uint8Array;
+  verifyKey: Uint8Array | null;
 }
 
 /** What readHeaderSummary finds: facts from the header, checked for damage but not authenticated. */
@@ -219,31 +231,59 @@ export class OpenedImage {
     const scratch = new Uint8Array(header.chunkPages * PAGE_SIZE);
     const step = batchPages * PAGE_SIZE;
     let crc = 0;
-    for (let index = 0; index < header.chunkCount; index++) {
-      const record = await records.next(index);
-      if (sealed) openInPlace(record, sealed);
-      const raw = decodeChunk(record, scratch);
-      // A plain raw chunk's payload CRC is the CRC of its raw bytes: fold it in instead of reading them again.
-      crc = !sealed && record.chunk.codec === CODEC_RAW ? crc32cCombine(crc, record.chunk.payloadCrc32c, raw.length) : crc32c(raw, crc);
-      for (let at = 0; at < raw.length; at += step) yield raw.subarray(at, at + step);
+    try {
+      for (let index = 0; index < header.chunkCount; index++) {
+        const record = await records.next(index);
+        if (sealed) openInPlace(record, sealed);
+        const raw = decodeChunk(record, scratch);
+        // A plain raw chunk's payload CRC is the CRC of its raw bytes: fold it in instead of reading them again.
+        crc = !sealed && record.chunk.codec === CODEC_RAW ? crc32cCombine(crc, record.chunk.payloadCrc32c, raw.length) : crc32c(raw, crc);
+        for (let at = 0; at < raw.length; at += step) yield raw.subarray(at, at + step);
+      }
+      await records.finish();
+    } finally {
+      // The decrypted memory image must not outlive the pass in this process's heap.
+      if (sealed) wipe(scratch, records.window);
     }
-    await records.finish();
     if (crc !== header.streamCrc32c) throw corrupt('the uncompressed stream fails its CRC');
   }
 }
 
 /**
- * Discards the image: writes the original swap header page back at `resumePage` and flushes, so
- * the area is ordinary swap again. Takes either the original page or the marked one (the
- * original is rebuilt from the marker). Synchronous: it also runs with user space frozen.
+ * Discards the image: zeroes its header page (when the on-disk marker still names an intact one)
+ * and flushes, then writes the original swap header page back at `resumePage` and flushes, so
+ * the area is ordinary swap again and the image cannot be revived by re-marking the page (its key
+ * block is gone with the header). Takes either the original page or the marked one (the original
+ * is rebuilt from the marker). Synchronous: it also runs with user space frozen.
+ * native/image_writer.cc InvalidateImage does the same.
  */
 export function invalidateImage(storage: BlockDevice, resumePage: number, originalOrMarkedPage: Uint8Array): void {
   const original = classifyResumePage(originalOrMarkedPage).kind === 'hiberkit' ? restoreOriginalPage(originalOrMarkedPage) : originalOrMarkedPage;
   assertMarkable(original, 'the page to put back');
+  // The header first, flushed: a crash between the two writes leaves a marker naming no header.
+  const headerPage = intactHeaderPage(storage, resumePage);
+  if (headerPage !== null) writePageSync(storage, headerPage, new Uint8Array(PAGE_SIZE), 'the image header');
+  writePageSync(storage, resumePage, original, 'the resume page');
+}
+
+/** The page of the header the on-disk marker names, if the marker is intact and the page still holds that header. */
+function intactHeaderPage(storage: BlockDevice, resumePage: number): number | null {
+  try {
+    const marker = decodeMarker(readPageSync(storage, resumePage, 'the resume page'));
+    if (marker.headerPage === resumePage) return null;
+    return pageContentCrc(readPageSync(storage, marker.headerPage, 'the image header')) === marker.headerCrc32c ? marker.headerPage : null;
+  } catch (err) {
+    // No marker, a damaged one, or a header page past the end: no header of this image to destroy.
+    if (err instanceof HiberkitError) return null;
+    throw err;
+  }
+}
+
+function writePageSync(storage: BlockDevice, pageIndex: number, page: Uint8Array, what: string): void {
   const aligned = storage.allocAligned(PAGE_SIZE);
-  aligned.set(original);
-  const written = storage.writeSync(aligned, resumePage * PAGE_SIZE);
-  if (written !== PAGE_SIZE) throw new HiberkitError('SHORT_WRITE', `wrote ${written} of ${PAGE_SIZE} bytes of the resume page of ${storage.path}`);
+  aligned.set(page);
+  const written = storage.writeSync(aligned, pageIndex * PAGE_SIZE);
+  if (written !== PAGE_SIZE) throw new HiberkitError('SHORT_WRITE', `wrote ${written} of ${PAGE_SIZE} bytes of ${what} of ${storage.path}`);
   storage.flush();
 }
 
@@ -282,7 +322,8 @@ async function authenticateHeader(page: Uint8Array, marker: ResumeMarker, unlock
   const security = decodeSecurityBlock(page);
   const kind = keyBlockKind(security.keyBlock);
   if (!unlock) throw new HiberkitError('KEY_REQUIRED', `the image is encrypted (sealed with a ${kind}); give the ${kind === 'passphrase' ? 'passphrase' : 'private key'} to open it`);
-  const dataKey = await unlock(Uint8Array.from(security.keyBlock), kind);
+  const unlocked = await unlock(Uint8Array.from(security.keyBlock), kind);
+  const { dataKey, verifyKey } = unlocked instanceof Uint8Array ? { dataKey: unlocked, verifyKey: null } : unlocked;
   if (dataKey.length !== DATA_KEY_BYTES) {
     wipe(dataKey);
     throw new RangeError(`unlock must return the ${DATA_KEY_BYTES}-byte data key, got ${dataKey.length} bytes`);
@@ -290,6 +331,7 @@ async function authenticateHeader(page: Uint8Array, marker: ResumeMarker, unlock
   const { chunkKey, headerKey } = deriveImageKeys(dataKey);
   wipe(dataKey);
   try {
+    if (verifyKey) checkOrigin(security, verifyKey);
     if (!headerMacMatches(headerKey, headerMacInput(page), security.headerMac)) {
       throw tampered('the image header fails its MAC: it was altered after it was written');
     }
@@ -303,6 +345,21 @@ async function authenticateHeader(page: Uint8Array, marker: ResumeMarker, unlock
     wipe(headerKey);
   }
   return { security, chunkKey };
+}
+
+/**
+ * The image must carry this machine's origin signature over its id and key block: the data key
+ * sealed in that block is then one this machine's hibernate chose, and the header MAC and chunk
+ * tags made from it prove that the rest came from there too. Without the check, anyone who knows
+ * the public key could seal an image of their own.
+ */
+function checkOrigin(security: SecurityBlock, verifyKey: Uint8Array): void {
+  if (!security.originSignature) {
+    throw new HiberkitError('IMAGE_FORGED', 'the image carries no origin signature, and this machine\'s images are signed: it was not made by this machine\'s hibernate');
+  }
+  if (!originSignatureValid(verifyKey, security.imageId, security.keyBlock, security.originSignature)) {
+    throw new HiberkitError('IMAGE_FORGED', 'the image\'s origin signature does not verify with this machine\'s key: it was not made by this machine\'s hibernate');
+  }
 }
 
 /**
@@ -373,6 +430,7 @@ function openInPlace(record: ChunkRecord, sealed: SealedImage): void {
   const plaintext = openChunk(sealed.chunkKey, record.chunk.index, aad, record.payload, record.chunk.tag!);
   if (!plaintext) throw tampered(`chunk ${record.chunk.index} fails its authentication tag: it was altered after it was written`);
   record.payload.set(plaintext);
+  wipe(plaintext);
 }
 
 /**
@@ -382,6 +440,11 @@ function openInPlace(record: ChunkRecord, sealed: SealedImage): void {
  */
 class ChunkRecordReader {
   readonly #window: Uint8Array;
+
+  /** The read buffer: decrypted records are left in it, for the caller to wipe. */
+  get window(): Uint8Array {
+    return this.#window;
+  }
   /** Window index of the next stream byte not handed out yet, and one past the last byte read. */
   #start = 0;
   #end = 0;

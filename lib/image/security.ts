@@ -7,7 +7,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ImageEncryption } from '../backend.js';
 import { DATA_KEY_BYTES, KEY_BLOCK_BYTES, deriveImageKeys, wipe } from '../crypto/keys.js';
-import { CHUNK_AUTHENTICATED_BYTES, IMAGE_ID_BYTES, MAC_BYTES } from './format.js';
+import { CHUNK_AUTHENTICATED_BYTES, IMAGE_ID_BYTES, MAC_BYTES, ORIGIN_SIGNATURE_BYTES } from './format.js';
 
 const CIPHER = 'aes-256-gcm';
 const NONCE_BYTES = 12;
@@ -24,15 +24,29 @@ export interface ImageKeys {
   headerKey: Buffer;
   keyBlock: Uint8Array;
   imageId: Uint8Array;
+  /** The origin signature over imageId and keyBlock (lib/crypto/origin.ts), or null for an unsigned image. */
+  originSignature: Uint8Array | null;
 }
 
-/** The keys of a new image; `imageId` is random unless given (tests that compare writers). */
-export function imageKeysFor(encryption: ImageEncryption, imageId: Uint8Array = randomBytes(IMAGE_ID_BYTES)): ImageKeys {
+/**
+ * The keys of a new image. Its id is the signed one of `encryption.origin`; otherwise random
+ * unless given (tests that compare writers).
+ */
+export function imageKeysFor(encryption: ImageEncryption, imageId?: Uint8Array): ImageKeys {
   checkLength(encryption.dataKey, DATA_KEY_BYTES, 'data key');
   checkLength(encryption.keyBlock, KEY_BLOCK_BYTES, 'key block');
-  checkLength(imageId, IMAGE_ID_BYTES, 'image id');
+  if (encryption.origin && imageId) throw new RangeError('a signed image has the id its signature covers');
+  const id = encryption.origin?.imageId ?? imageId ?? randomBytes(IMAGE_ID_BYTES);
+  checkLength(id, IMAGE_ID_BYTES, 'image id');
+  if (encryption.origin) checkLength(encryption.origin.signature, ORIGIN_SIGNATURE_BYTES, 'origin signature');
   const { chunkKey, headerKey } = deriveImageKeys(encryption.dataKey);
-  return { chunkKey, headerKey, keyBlock: Uint8Array.from(encryption.keyBlock), imageId: Uint8Array.from(imageId) };
+  return {
+    chunkKey,
+    headerKey,
+    keyBlock: Uint8Array.from(encryption.keyBlock),
+    imageId: Uint8Array.from(id),
+    originSignature: encryption.origin ? Uint8Array.from(encryption.origin.signature) : null,
+  };
 }
 
 export function wipeImageKeys(keys: { chunkKey: Uint8Array; headerKey: Uint8Array }): void {

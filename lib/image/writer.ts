@@ -4,7 +4,7 @@
  * C++ twin used by the real one, and both write byte-identical images for the same stream,
  * allocator answers and identity (test/image-crosscheck.test.ts).
  *
- * Synchronous on purpose: it runs where nothing may be awaited (spec §7.4).
+ * Synchronous on purpose: it runs where nothing may be awaited (docs/snapshot-device.md §7.4).
  */
 import { createHash } from 'node:crypto';
 import { HiberkitError } from '../errors.js';
@@ -34,6 +34,7 @@ import {
   type ImageHeader,
 } from './format.js';
 import { chunkAad, headerMac, imageKeysFor, sealChunk, wipeImageKeys, type ImageKeys } from './security.js';
+import { wipe } from '../crypto/keys.js';
 import type { BlockDevice, ImageEncryption, ImageIdentity } from '../backend.js';
 
 export { invalidateImage } from './reader.js';
@@ -195,10 +196,13 @@ export class ImageWriter {
     }
   }
 
-  /** Spends the writer: no more calls, and the derived keys are wiped. */
+  /** Spends the writer: no more calls, and the derived keys and the last plaintext it held are wiped. */
   private end(): void {
     this.finished = true;
-    if (this.keys) wipeImageKeys(this.keys);
+    if (this.keys) {
+      wipeImageKeys(this.keys);
+      wipe(this.chunk, this.payload);
+    }
   }
 
   private writeRest(): ImageWriteSummary {
@@ -262,6 +266,8 @@ export class ImageWriter {
       // The tag authenticates the header's first fields, which are final before the payload CRC is.
       encodeChunkHeader(this.recordHeader, 0, chunk);
       const sealed = sealChunk(this.keys.chunkKey, chunk.index, chunkAad(this.recordHeader, this.keys.imageId), payload);
+      // The compressed plaintext must not linger once it is sealed (the raw chunk is wiped at the end).
+      if (payload.buffer === this.payload.buffer) wipe(payload);
       payload = sealed.ciphertext;
       chunk.tag = sealed.tag;
     }
@@ -280,6 +286,7 @@ export class ImageWriter {
       extentMapSha256: createHash('sha256').update(extentMap).digest(),
       originalSignature: signatureAt(this.originalResumePage, SIGNATURE_OFFSET),
       headerMac: new Uint8Array(MAC_BYTES),
+      originSignature: this.keys.originSignature,
     };
     const unsealed = encodeHeader(header, security);
     return encodeHeader(header, { ...security, headerMac: headerMac(this.keys.headerKey, headerMacInput(unsealed)) });

@@ -11,8 +11,9 @@ import { NativeBlockDevice } from './block-device.js';
 import { createNativeCriticalSection } from './critical-section.js';
 import { NativeSnapshotDevice } from './snapshot-device.js';
 import { NativeSystemInfo } from './system-info.js';
+import { machinePaths } from '../machine-paths.js';
 
-export interface NativeBackendOptions {
+interface NativeBackendOptions {
   /** Path of the snapshot device (default /dev/snapshot). */
   snapshotPath?: string;
   /** The loaded addon (default: load it, failing with NATIVE_UNAVAILABLE if it is not built). */
@@ -46,14 +47,11 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
     openSnapshot: (mode: SnapshotMode): SnapshotDevice => new NativeSnapshotDevice(native, snapshotPath, mode),
     openBlockDevice: (path: string, openOptions?: OpenBlockOptions): BlockDevice => new NativeBlockDevice(native, path, openOptions),
     system: new NativeSystemInfo(native),
-    memory: {
-      lockAll: () => native.mlockAll(),
-      unlockAll: () => native.munlockAll(),
-    },
     power: {
       sync: () => native.sync(),
     },
     criticalSection: createNativeCriticalSection(native),
     lockHibernation: (what: string) => acquireLock(LOCK_PATH, what, (fd) => native.flockExclusive(fd)),
+    paths: machinePaths(),
   };
 }

@@ -12,17 +12,16 @@ import { createRequire } from 'node:module';
 
 import { HiberkitError, SnapshotError } from '../errors.js';
 import { packageRoot } from '../package-info.js';
-import type { IoctlArg, SnapshotIoctl } from '../ioctls.js';
 import type { SnapshotMode } from '../backend.js';
 
 /** A device number as the kernel encodes it for SNAPSHOT_SET_SWAP_AREA, with its parts. */
-export interface NativeDeviceNumber {
+interface NativeDeviceNumber {
   major: number;
   minor: number;
 }
 
 /** One extent of a file, in bytes; `physical` is an offset on the filesystem's block device. */
-export interface FileExtent {
+interface FileExtent {
   logical: number;
   physical: number;
   length: number;
@@ -30,7 +29,7 @@ export interface FileExtent {
   flags: number;
 }
 
-export interface NativeBlockOpenResult {
+interface NativeBlockOpenResult {
   fd: number;
   size: number;
   logicalBlockSize: number;
@@ -42,10 +41,8 @@ export interface NativeBinding {
   // ---- errors.cc
   /** Hands the addon the class it throws; called once by loadNative(). */
   setErrorClass(ctor: typeof SnapshotError): void;
-  /** libc's symbolic name of an errno number ('ENOENT'), 'E<n>' when unknown. */
-  errnoName(errno: number): string;
 
-  // ---- snapshot_device.cc: /dev/snapshot on raw fds (spec §2, §3)
+  // ---- snapshot_device.cc: /dev/snapshot on raw fds (docs/snapshot-device.md §2, §3)
   snapshotOpen(path: string, mode: SnapshotMode): number;
   snapshotClose(fd: number): void;
   snapshotFreeze(fd: number): void;
@@ -78,9 +75,6 @@ export interface NativeBinding {
   snapshotSeek(fd: number, offset: number): number;
   /** The fd of this process that has user space frozen, or -1. */
   snapshotFrozenFd(): number;
-  /** The ioctl table compiled into the addon, from <linux/suspend_ioctls.h>. */
-  readonly ioctlNumbers: Readonly<Record<SnapshotIoctl, number>>;
-  readonly ioctlArgs: Readonly<Record<SnapshotIoctl, IoctlArg>>;
 
   // ---- block_device.cc: image storage
   blockOpen(path: string, options: { write?: boolean; direct?: boolean }): NativeBlockOpenResult;
@@ -99,11 +93,7 @@ export interface NativeBinding {
   fiemap(path: string): FileExtent[];
 
   // ---- system.cc
-  mlockAll(): void;
-  munlockAll(): void;
   sync(): void;
-  /** Powers off or restarts at once (no sync); returns only by throwing. */
-  reboot(method: 'shutdown' | 'reboot'): void;
   /** The device a node stands for (st_rdev), in the kernel's encoding. */
   statRdev(path: string): NativeDeviceNumber & { rdev: number; isBlockDevice: boolean };
   /** The device of the filesystem holding a file (st_dev), in the kernel's encoding. */
@@ -114,11 +104,8 @@ export interface NativeBinding {
   /** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file holds it. */
   flockExclusive(fd: number): boolean;
 
-  // ---- Families owned by other engineers (codec.cc, image_writer.cc, critical_section.cc)
-  // declare their functions below this line, in this interface, as optional members
-  // (`name?: (...) => ...`): an addon built from an older tree may lack them.
-
-  // ---- codec.cc: the image format's codecs (lib/codec/index.ts uses them when present)
+  // ---- codec.cc: the image format's codecs (lib/codec/index.ts uses them when present: an
+  // addon built from an older tree may lack them)
   /** CRC32C (SSE4.2 where the CPU has it), continuing from `seed` (0 to start). */
   crc32c?: (data: Uint8Array, seed?: number) => number;
   /** CRC32C(A ++ B) from crc32c(A), crc32c(B) and B's length in bytes. */
@@ -127,40 +114,6 @@ export interface NativeBinding {
   lz4Compress?: (src: Uint8Array, dst: Uint8Array) => number;
   /** The decompressed length, or -1 for a malformed block or one that does not fit in `dst`. */
   lz4Decompress?: (src: Uint8Array, dst: Uint8Array) => number;
-  /** crc32c on the table path whatever the CPU has (tests cover it on SSE4.2 machines too). */
-  crc32cTable?: (data: Uint8Array, seed?: number) => number;
-  /** How crc32c computes: 'sse4.2' or 'table'. */
-  readonly crc32cImplementation?: string;
-
-  // ---- image_writer.cc: the C++ image writer on memory, for host tests
-  /** WriteImage with the stream from `stream` and swap pages from `allocOffsets` (byte offsets). */
-  writeImageFromBuffer?: (
-    storageFd: number,
-    params: NativeImageWriteParams,
-    stream: Uint8Array,
-    allocOffsets: number[],
-  ) => NativeImageWriteResult;
-  /** InvalidateImage: writes `originalPage` at `resumePage` and flushes; returns 0 or an errno. */
-  invalidateImageFd?: (storageFd: number, resumePage: number, originalPage: Uint8Array) => number;
-  /**
-   * How WriteImage's chunk writes go on this descriptor: 'aio' (overlapped: O_DIRECT and a kernel
-   * AIO context) or 'synchronous' (each write done when queued).
-   */
-  imageWriterIoMode?: (storageFd: number) => 'aio' | 'synchronous';
-  /**
-   * The writer's AES-256-GCM (native/image_crypto.h): seals `data` in place as chunks of
-   * `chunkBytes` with indexes firstIndex, firstIndex + 1, …, all with associated data `aad`;
-   * returns their 16-byte tags, concatenated.
-   */
-  imageCipherSealChunks?: (chunkKey: Uint8Array, firstIndex: number, aad: Uint8Array, data: Uint8Array, chunkBytes: number) => Buffer;
-  /** The writer's header MAC (GMAC, zero nonce) of `data`. */
-  imageCipherMacHeader?: (headerKey: Uint8Array, data: Uint8Array) => Buffer;
-  /**
-   * Seals `data`, hashes it and MACs a page in a forked child between mtrace() and muntrace()
-   * (after initialising the cipher there too if `initInChild`); returns the child's exit status.
-   * Under LD_PRELOAD=libc_malloc_debug.so.0 and MALLOC_TRACE=FILE, FILE lists their allocations.
-   */
-  imageCipherTraceChild?: (data: Uint8Array, chunkBytes: number, initInChild: boolean) => number;
 
   // ---- critical_section.cc: the forked single-threaded child (lib/native/critical-section.ts)
   /** Takes ownership of `snapshotFd` in every case, forks, and resolves when the child has ended. */
@@ -169,7 +122,7 @@ export interface NativeBinding {
 }
 
 /** What criticalHibernate and criticalRestore share (native/critical_section.cc). */
-export interface NativeCriticalCommonParams {
+interface NativeCriticalCommonParams {
   /** Open /dev/snapshot; the call owns it (closes it, or hands it to the child). */
   snapshotFd: number;
   /** Where the parent reopens the device to select the swap area again for its invalidation. */
@@ -185,7 +138,7 @@ export interface NativeCriticalCommonParams {
   lockMode?: 'precise' | 'everything';
 }
 
-export interface NativeCriticalHibernateParams extends NativeCriticalCommonParams {
+interface NativeCriticalHibernateParams extends NativeCriticalCommonParams {
   kernelRelease: string;
   machineId: string;
   createdAtMs: number;
@@ -204,7 +157,7 @@ export interface NativeCriticalHibernateParams extends NativeCriticalCommonParam
 
 export type NativeKillPoint = 'none' | 'after-freeze' | 'after-create-image' | 'mid-write' | 'after-marker' | 'before-power-off';
 
-export interface NativeCriticalRestoreParams extends NativeCriticalCommonParams {
+interface NativeCriticalRestoreParams extends NativeCriticalCommonParams {
   platformMode: boolean;
 }
 
@@ -228,7 +181,7 @@ export interface NativeCriticalResult {
 }
 
 /** Measurements from the child (after a resume: those taken before the snapshot, plus snapshotMs). */
-export interface NativeCriticalStats {
+interface NativeCriticalStats {
   streamBytes: number;
   storedBytes: number;
   extents: number;
@@ -249,37 +202,10 @@ export interface NativeImageEncryption {
   headerKey: Uint8Array;
   /** 128 bytes: the data key sealed for its recipient, stored in the header as is. */
   keyBlock: Uint8Array;
-  /** 16 random bytes. */
+  /** 16 random bytes (the signed ones of a signed image). */
   imageId: Uint8Array;
-}
-
-/** The native image writer's parameters (ImageWriterConfig in native/image_writer.h). */
-export interface NativeImageWriteParams {
-  resumePage: number;
-  originalResumePage: Uint8Array;
-  identity: { kernelRelease: string; machineId: string; createdAtMs: number; platformMode: boolean };
-  compression: 'lz4' | 'none';
-  chunkPages: number;
-  ioBytes: number;
-  /** Upper bound of swap pages the image may use (sizes the writer's extent table). */
-  maxStoredPages: number;
-  /** Most pages the memory source returns per read, to exercise short reads (default: all asked). */
-  sourcePagesPerRead?: number;
-  encryption?: NativeImageEncryption;
-}
-
-/** ImageWriteResult of native/image_writer.h. */
-export interface NativeImageWriteResult {
-  /** 0 or an errno value. */
-  error: number;
-  /** The step that failed, or 'done'. */
-  stage: string;
-  streamPages: number;
-  /** Bytes of the chunk stream (the header's stored_bytes). */
-  storedBytes: number;
-  extents: number;
-  /** Swap pages the image uses: chunk stream, extent map and header. */
-  storedPages: number;
+  /** 64 bytes: the origin signature over imageId and keyBlock; null for an unsigned image. */
+  originSignature: Uint8Array | null;
 }
 
 /** What the addon exports on a platform it does not support (native/unsupported.cc). */
@@ -312,7 +238,7 @@ export function loadNative(): NativeBinding | null {
 }
 
 /** Why loadNative() returned null, or null when it did not. */
-export function nativeUnavailableReason(): string | null {
+function nativeUnavailableReason(): string | null {
   loaded ??= load();
   return loaded.reason;
 }

@@ -12,13 +12,14 @@ import { constants as osConstants } from 'node:os';
 import type { BlockDevice, CriticalSection, HibernateOutcome, HibernatePlan, RestoreOutcome, RestorePlan, SnapshotDevice } from '../backend.js';
 import { errnoCode, HiberkitError, SnapshotError } from '../errors.js';
 import { imageKeysFor, wipeImageKeys } from '../image/security.js';
+import { wipe } from '../crypto/keys.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import type { NativeBinding, NativeCriticalResult, NativeKillPoint } from './binding.js';
 import { NativeBlockDevice } from './block-device.js';
 import { NativeSnapshotDevice } from './snapshot-device.js';
 
 /** For tests and measurements only; hibernate() and resume() pass none. */
-export interface NativeCriticalSectionOptions {
+interface NativeCriticalSectionOptions {
   /** The hibernating child kills itself there (see native/critical_child.h). */
   testKillAt?: NativeKillPoint;
   testKillMethod?: 'sigkill' | 'sigsegv' | 'abort';
@@ -29,7 +30,7 @@ export interface NativeCriticalSectionOptions {
 
 /**
  * Bytes per disk write batch of the image writer: large enough that O_DIRECT writes run at the
- * device's speed (docs anchors §2: 1 MiB requests reach it in the test VM), small enough for the
+ * device's speed (1 MiB requests reach the virtio disk whole in the test VM), small enough for the
  * workspace to stay a few MiB.
  */
 const IO_BYTES = 1 << 20;
@@ -47,6 +48,9 @@ export function createNativeCriticalSection(binding: NativeBinding, options: Nat
       const maxStoredPages = Math.max(1, Math.floor(device.availableSwapSize() / PAGE_SIZE));
       // Derived (and checked) before the device is handed over; wiped as soon as the addon has copied them.
       const encryption = plan.encryption ? imageKeysFor(plan.encryption) : undefined;
+      // The data key itself is not needed past this point: wiped now, it cannot end up in the
+      // image, which is a copy of this process's memory too.
+      if (plan.encryption) wipe(plan.encryption.dataKey);
       let pending: Promise<NativeCriticalResult>;
       try {
         pending = run({

@@ -120,7 +120,7 @@ export class NativeSnapshotDevice implements SnapshotDevice {
   /**
    * Hands the open fd to a critical section, which becomes its only owner: this object is closed
    * afterwards without closing the fd. Refused while this fd has user space frozen: FREEZE,
-   * UNFREEZE and the last close belong to one thread (spec §7.3), so the critical section must
+   * UNFREEZE and the last close belong to one thread (docs/snapshot-device.md §7.3), so the critical section must
    * do the freezing itself.
    */
   detach(): number {

@@ -5,18 +5,33 @@
  */
 import { existsSync, readFileSync, readdirSync, realpathSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { freemem, hostname, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 
 import type { HibernationSupport, SwapArea, SystemInfo } from '../backend.js';
 import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE, decodeDev, encodeDev } from '../ioctls.js';
 import { classifyResumePage, SIGNATURE_OFFSET } from '../image/format.js';
+import { commandLineValue, hibernationDisabledByCommandLine, parseCommandLine, resumeOffsetFromCommandLine } from '../kernel-cmdline.js';
+import { swapIdentity } from '../swap-header.js';
 import type { NativeBinding } from './binding.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pure parsers
 
+/**
+ * Whether block device `name` (as in /sys/class/block) is a dm-crypt mapping or stacked on one:
+ * dm devices say what they are in dm/uuid (`CRYPT-…` for dm-crypt, `LVM-…` for a logical
+ * volume), and name what they sit on in slaves/. A partition is looked at through its disk.
+ * `read` and `list` read sysfs relative to /sys/class/block (null, [] when absent).
+ */
+export function stackedOnDmCrypt(name: string, read: (file: string) => string | null, list: (dir: string) => string[], depth = 0): boolean {
+  if (depth > 8) return false;
+  if (read(`${name}/dm/uuid`)?.startsWith('CRYPT-')) return true;
+  return list(`${name}/slaves`).some((slave) => stackedOnDmCrypt(slave, read, list, depth + 1));
+}
+
 /** One line of /proc/swaps, before the device facts are looked up. */
-export type ProcSwapsEntry = Pick<SwapArea, 'path' | 'type' | 'sizeBytes' | 'usedBytes' | 'priority'>;
+type ProcSwapsEntry = Pick<SwapArea, 'path' | 'type' | 'sizeBytes' | 'usedBytes' | 'priority'>;
 
 /** Undoes the kernel's octal escapes in /proc paths (space → `\040`, tab, newline, backslash). */
 export function unescapeProcPath(text: string): string {
@@ -39,53 +54,6 @@ export function parseProcSwaps(text: string): ProcSwapsEntry[] {
     });
   }
   return entries;
-}
-
-/**
- * The kernel command line split into words the way the kernel does: blanks separate, double
- * quotes group (`a="b c"` is one word `a=b c`) and are removed.
- */
-export function parseCommandLine(text: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  let quoted = false;
-  for (const ch of text) {
-    if (ch === '"') {
-      quoted = !quoted;
-      inWord = true;
-    } else if (!quoted && /\s/.test(ch)) {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else {
-      word += ch;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  return words;
-}
-
-/** The value of the last `name=value` word (the kernel keeps the last one), if any. */
-export function commandLineValue(words: readonly string[], name: string): string | undefined {
-  const prefix = `${name}=`;
-  let value: string | undefined;
-  for (const word of words) if (word.startsWith(prefix)) value = word.slice(prefix.length);
-  return value;
-}
-
-/**
- * `nohibernate`, or `hibernate=` with a value starting with "no" other than the `noresume` and
- * `nocompress` options (the kernel's hibernate_setup() compares prefixes the same way).
- */
-export function hibernationDisabledByCommandLine(words: readonly string[]): boolean {
-  if (words.includes('nohibernate')) return true;
-  return words.some((word) => {
-    if (!word.startsWith('hibernate=')) return false;
-    const value = word.slice('hibernate='.length);
-    return value.startsWith('no') && !value.startsWith('noresume') && !value.startsWith('nocompress');
-  });
 }
 
 /** A sysfs choice list such as `[platform] shutdown reboot` or `none [integrity] confidentiality`. */
@@ -117,24 +85,6 @@ export function parseUevent(text: string): Record<string, string> {
 export function parseMajorMinor(text: string): { major: number; minor: number } | null {
   const match = /^\s*(\d+):(\d+)\s*$/.exec(text);
   return match ? { major: Number(match[1]), minor: Number(match[2]) } : null;
-}
-
-/**
- * The UUID and label of a swap area from its header page, or null if the page has no swap
- * signature. Layout (the kernel's `union swap_header`): 1024 boot bytes, version, last_page,
- * nr_badpages, then a 16-byte UUID at 1036 and a 16-byte label at 1052; the signature is the
- * last 10 bytes of the page.
- */
-export function parseSwapHeader(page: Uint8Array): { uuid: string; label: string } | null {
-  if (page.length < PAGE_SIZE) return null;
-  const signature = new TextDecoder().decode(page.subarray(PAGE_SIZE - 10));
-  if (signature !== 'SWAPSPACE2' && signature !== 'SWAP-SPACE') return null;
-  const hex = Array.from(page.subarray(1036, 1052), (b) => b.toString(16).padStart(2, '0')).join('');
-  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  const labelBytes = page.subarray(1052, 1068);
-  const end = labelBytes.indexOf(0);
-  const label = new TextDecoder().decode(end === -1 ? labelBytes : labelBytes.subarray(0, end));
-  return { uuid, label };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,8 +184,7 @@ export class NativeSystemInfo implements SystemInfo {
   resumeSetting(): { device: string | null; dev: number; offsetPages: number } {
     const words = this.commandLine();
     const sysOffset = readText('/sys/power/resume_offset');
-    const cmdOffset = commandLineValue(words, 'resume_offset');
-    const offsetPages = Number(sysOffset?.trim() ?? cmdOffset ?? 0);
+    const offsetPages = sysOffset === null ? resumeOffsetFromCommandLine(words) : Number(sysOffset.trim());
     const live = parseMajorMinor(readText('/sys/power/resume') ?? '');
     if (live && (live.major !== 0 || live.minor !== 0)) {
       return { device: this.#nodeOfDevice(live.major, live.minor), dev: encodeDev(live.major, live.minor), offsetPages };
@@ -299,6 +248,28 @@ export class NativeSystemInfo implements SystemInfo {
     return { blockDevice, offsetPages };
   }
 
+  isEncryptedBlockDevice(path: string): boolean {
+    let name: string;
+    try {
+      name = realpathSync(path).replace(/^\/dev\//, '');
+    } catch {
+      return false;
+    }
+    return stackedOnDmCrypt(name, (file) => {
+      try {
+        return readFileSync(join('/sys/class/block', file), 'utf8');
+      } catch {
+        return null;
+      }
+    }, (dir) => {
+      try {
+        return readdirSync(join('/sys/class/block', dir));
+      } catch {
+        return [];
+      }
+    });
+  }
+
   memoryBytes(): number {
     return totalmem();
   }
@@ -342,7 +313,7 @@ export class NativeSystemInfo implements SystemInfo {
       }
       if (kind === 'UUID' || kind === 'LABEL') {
         const page = readFirstPage(`/dev/${name}`);
-        const swap = page && parseSwapHeader(page);
+        const swap = page && swapIdentity(page);
         if (swap && (kind === 'UUID' ? swap.uuid === value.toLowerCase() : swap.label === value)) return `/dev/${name}`;
       }
     }
@@ -351,7 +322,7 @@ export class NativeSystemInfo implements SystemInfo {
 }
 
 /** /proc/meminfo as bytes by field name ("MemTotal:  1012340 kB" → MemTotal: 1036636160). */
-export function parseMeminfo(text: string): Record<string, number> {
+function parseMeminfo(text: string): Record<string, number> {
   const fields: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const match = /^(\w+):\s+(\d+)(?:\s+kB)?$/.exec(line.trim());

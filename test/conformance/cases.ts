@@ -1,5 +1,5 @@
 /**
- * The /dev/snapshot conformance suite: spec §12's vectors and the full hibernate-side sequence,
+ * The /dev/snapshot conformance suite: docs/snapshot-device.md §12's vectors and the full hibernate-side sequence,
  * as cases any Backend can run. Assertions use node:assert only, so the same file runs under
  * vitest against the emulator and under plain node inside the QEMU guest against the kernel.
  *
@@ -20,13 +20,13 @@ export { applies, casesFor } from './context.js';
 const SNAPSHOT_MAGIC = 0x33;
 /** TCGETS: a terminal ioctl, type 'T'. */
 const TCGETS = 0x5401;
-/** The ioctl numbers of 2.6.2x kernels that 3.6+ no longer know (spec §2.4, x86_64 values). */
+/** The ioctl numbers of 2.6.2x kernels that 3.6+ no longer know (docs/snapshot-device.md §2.4, x86_64 values). */
 const LEGACY_REQUESTS = [0x40083303, 0x40083306, 0x80083307, 0x80083308, 0x4004330a, 0x4004330c];
 /** Batches of readv: 1024 one-page segments, as UIO_MAXIOV allows. */
 const BATCH_PAGES = 1024;
 
 export const CASES: readonly ConformanceCase[] = [
-  // ---- open (spec §3.1, vector 1) ---------------------------------------------------------
+  // ---- open (docs/snapshot-device.md §3.1, vector 1) ---------------------------------------------------------
   {
     id: 'open/read-write-enosys',
     title: 'open(O_RDWR) of a free device fails with ENOSYS',
@@ -70,7 +70,7 @@ export const CASES: readonly ConformanceCase[] = [
     },
   },
 
-  // ---- ioctl prologue (spec §2.1, vector 2) -----------------------------------------------
+  // ---- ioctl prologue (docs/snapshot-device.md §2.1, vector 2) -----------------------------------------------
   {
     id: 'ioctl/unprivileged',
     title: 'without CAP_SYS_ADMIN: foreign and out-of-range numbers are ENOTTY, every snapshot number (legacy ones too) is EPERM',
@@ -100,7 +100,7 @@ export const CASES: readonly ConformanceCase[] = [
       }),
   },
 
-  // ---- a fresh device (vector 3, spec §3.5) ------------------------------------------------
+  // ---- a fresh device (vector 3, docs/snapshot-device.md §3.5) ------------------------------------------------
   {
     id: 'hibernate-mode/fresh',
     title: 'a fresh hibernate-mode device: no image (ENODATA), nothing to create (EPERM), harmless no-ops, no seeking, no writing',
@@ -146,7 +146,7 @@ export const CASES: readonly ConformanceCase[] = [
       }),
   },
 
-  // ---- swap (spec §2.3, vector 4) ------------------------------------------------------------
+  // ---- swap (docs/snapshot-device.md §2.3, vector 4) ------------------------------------------------------------
   {
     id: 'swap/nothing-selected',
     title: 'with no swap preselected: AVAIL is 0, ALLOC and FREE_SWAP_PAGES are ENODEV; SET_SWAP_AREA dev 0 is EINVAL, an unknown area ENODEV',
@@ -258,7 +258,7 @@ export const CASES: readonly ConformanceCase[] = [
     },
   },
 
-  // ---- the hibernate-side sequence (vector 5, spec §5, §8.1) -------------------------------
+  // ---- the hibernate-side sequence (vector 5, docs/snapshot-device.md §5, §8.1) -------------------------------
   {
     id: 'snapshot/full-sequence',
     title: 'FREEZE → CREATE_IMAGE → read the whole image (header, metadata, data) → FREE → UNFREEZE → close',
@@ -378,7 +378,7 @@ export const CASES: readonly ConformanceCase[] = [
       }),
   },
 
-  // ---- restore mode (vectors 8–11, spec §3.4, §5.5, §5.6) ----------------------------------
+  // ---- restore mode (vectors 8–11, docs/snapshot-device.md §3.4, §5.5, §5.6) ----------------------------------
   {
     id: 'restore-mode/fresh',
     title: 'a fresh restore-mode device: read is EBADF, lseek ESPIPE, no image to size, nothing to create or restore',

@@ -1,14 +1,14 @@
 /**
  * What a conformance run knows about the machine it runs on. The same cases run against the
  * emulator (test/conformance.emulator.test.ts) and, under plain node, against the native backend
- * in a QEMU guest (test/vm/): everything that differs between machines comes from here, never
+ * in a QEMU guest (vm/): everything that differs between machines comes from here, never
  * from the cases.
  *
  * A case lists what it needs; `casesFor(ctx)` keeps the cases this machine can run, so a run
  * never skips anything: a case that does not apply is not part of that run. A runner that wants
  * the unprivileged cases runs the list a second time in a process that dropped root (setuid to
  * 65534) with `root: false`; /dev/snapshot must be openable by that user (chmod 0666), because
- * the kernel checks capabilities in ioctl, not in open (spec §3.1).
+ * the kernel checks capabilities in ioctl, not in open (docs/snapshot-device.md §3.1).
  */
 import type { Backend } from '../../lib/backend.js';
 import type { KernelBehaviour } from '../../emulator/profile.js';
@@ -39,7 +39,7 @@ export interface ConformanceContext {
   platformS4: boolean;
   /** Suspend to RAM works: S2RAM would really suspend the machine. */
   s3: boolean;
-  /** Version-dependent behaviour of this kernel (emulator/profile.ts, spec §10). */
+  /** Version-dependent behaviour of this kernel (emulator/profile.ts, docs/snapshot-device.md §10). */
   kernel: KernelBehaviour;
   /**
    * open(2) of the device node with O_RDWR, closing it again should it succeed; throws the

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createEmulatedMachine } from '../../emulator/create.js';
 import { openEmulatedMachine, type EmulatedMachine } from '../../emulator/machine.js';
 import { resolveProfile, type KernelProfile, type ProfileName } from '../../emulator/profile.js';
 import type { MachineConfigInput } from '../../emulator/config.js';
@@ -57,7 +58,8 @@ export function emulatedRun(options: EmulatedRunOptions): EmulatedRun {
     root,
   };
   const dir = mkdtempSync(join(tmpdir(), 'hiberkit-conformance-'));
-  const machine = openEmulatedMachine(dir, { config });
+  createEmulatedMachine(dir, { config });
+  const machine = openEmulatedMachine(dir);
   const area = machine.backend.system.swapAreas()[0];
   const profile = resolveProfile(options.kernel);
   const ctx: ConformanceContext = {

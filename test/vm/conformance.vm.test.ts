@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { behaviourOfRelease } from '../../emulator/profile.js';
 import { PAGE_SIZE, encodeDev } from '../../lib/ioctls.js';
-import { conformancePhases, type MachineFacts } from './guest/conformance-plan.js';
-import { ADDON_PATH } from './initramfs.js';
-import { bootVm, createDisk, describeBoot, payloadsOf, prepareVm, type BootResult, type CaseReport } from './vm.js';
+import { conformancePhases, type MachineFacts } from '../../vm/guest/conformance-plan.js';
+import { ADDON_PATH } from '../../vm/initramfs.js';
+import { bootVm, createDisk, describeBoot, payloadsOf, prepareVm, type BootResult, type CaseReport } from '../../vm/vm.js';
 
 const SWAP_DISK_MB = 64;
 /** Debian 12's cloud kernel: the kernel behaviour (emulator/profile.ts) the VM must show. */
 const VM_KERNEL_SERIES = '6.1';
 
-/** The VM as the host knows it (anchors.md §1). The guest reports what it sees, and must agree. */
+/** The VM as the host starts it (vm/README.md). The guest reports what it sees, and must agree. */
 const VM_FACTS: MachineFacts = {
   // /proc/swaps counts every page of the partition but its header.
   swap: { path: '/dev/vda', dev: encodeDev(254, 0), offsetPages: 0, sizeBytes: SWAP_DISK_MB * 1024 * 1024 - PAGE_SIZE },

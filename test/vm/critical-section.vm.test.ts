@@ -5,7 +5,8 @@
  *   to just before the power-off (and crashes with SIGSEGV and abort at two of them); then a
  *   restore child meets a refused ATOMIC_RESTORE. After each run the guest must be alive: the scenario continues, an unrelated shell loop counts on,
  *   the swap header page is a plain swap signature again, and the swap area cycles off and on.
- *   (Anchors §6: a multi-threaded freezer that dies leaves the machine frozen for good; these
+ *   (A multi-threaded freezer that dies leaves the machine frozen for good, docs/snapshot-device.md
+ *   §7.3; these
  *   tests are the proof that the forked child does not.)
  * - A real cycle: boot 1 hibernates and powers off, boot 2 restores, and boot 1's process sees
  *   'resumed' with its tmpfs data intact.
@@ -14,9 +15,9 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 
-import type { CycleReport, KillReport } from './guest/scenarios/critical-common.js';
-import { KILL_CASES, RESTORE_REFUSED_ID } from './guest/scenarios/critical-common.js';
-import { bootVm, createDisk, describeBoot, payloadsOf, stampsOf, type BootResult } from './vm.js';
+import type { CycleReport, KillReport } from '../../vm/guest/scenarios/critical-common.js';
+import { KILL_CASES, RESTORE_REFUSED_ID } from '../../vm/guest/scenarios/critical-common.js';
+import { bootVm, createDisk, describeBoot, payloadsOf, stampsOf, type BootResult } from '../../vm/vm.js';
 
 const SIGNALS: Record<string, number> = { sigkill: 9, sigsegv: 11, abort: 6 };
 /** Large enough for the image of a 1024 MB guest, sparse on the host. */

@@ -24,8 +24,13 @@ import {
   type ImageHeader,
 } from '../../lib/image/format.js';
 import { PAGE_SIZE } from '../../lib/ioctls.js';
-import { CACHE_DIR } from './paths.js';
-import { bootVm, describeBoot, payloadsOf, type BootResult } from './vm.js';
+import type { ImageIdentity } from '../../lib/backend.js';
+import { newDataKey, sealDataKey } from '../../lib/crypto/keys.js';
+import { parsePublicKey } from '../../lib/crypto/key-files.js';
+import { ImageWriter } from '../../lib/image/writer.js';
+import { listAllocator, MemoryBlockDevice } from '../image-support.js';
+import { CACHE_DIR } from '../../vm/paths.js';
+import { bootVm, describeBoot, payloadsOf, type BootResult } from '../../vm/vm.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the scenarios report
@@ -54,7 +59,7 @@ const BOOT_TIMEOUT_MS = 240_000;
 /**
  * Guest RAM of every cycle boot (a resume boot must have the hibernated boot's). 512 MB was
  * measured too: the image shrinks only from 220 to 182 MiB (the 110 MB initramfs and node stay
- * whatever the RAM) and the cycles were no faster within the noise, so the anchors' 1024 MB stays.
+ * whatever the RAM) and the cycles were no faster within the noise, so 1024 MB stays.
  */
 const GUEST_MEM_MB = 1024;
 
@@ -303,6 +308,44 @@ export function truncateImage(diskPath: string, resumePage: number): number {
   const size = middle - (middle % PAGE_SIZE);
   truncateSync(diskPath, size);
   return size;
+}
+
+/** Page `page` of a disk file, as an attacker with the disk copies it (a marked resume page, say). */
+export function readDiskPage(diskPath: string, page: number): Buffer {
+  return withDisk(diskPath, 'r', (fd) => readAt(fd, page * PAGE_SIZE, PAGE_SIZE));
+}
+
+/** Writes one page of a disk file: an attacker putting back a page copied earlier. */
+export function writeDiskPage(diskPath: string, page: number, bytes: Uint8Array): void {
+  withDisk(diskPath, 'r+', (fd) => writeAt(fd, page * PAGE_SIZE, bytes));
+}
+
+/**
+ * Writes a complete encrypted image onto the swap area at the start of a disk file as an
+ * attacker who knows only the public key would (issue #10): sealed to the public key of
+ * `publicKeyText`, unsigned, with the identity of the machine's genuine images and content of the
+ * attacker's choosing, in the area's first 4 MiB (the resume page must be a clean swap header).
+ */
+export function writeForgedImage(diskPath: string, publicKeyText: string, identity: ImageIdentity): void {
+  const region = 1024;
+  const bytes = withDisk(diskPath, 'r', (fd) => readAt(fd, 0, region * PAGE_SIZE));
+  const device = new MemoryBlockDevice(bytes, diskPath);
+  const dataKey = newDataKey();
+  const stream = new Uint8Array(16 * PAGE_SIZE).fill(0x41);
+  const writer = new ImageWriter({
+    storage: device,
+    allocator: listAllocator(Array.from({ length: region / 2 }, (_, i) => region / 2 + i)),
+    resumePage: 0,
+    originalResumePage: Uint8Array.from(bytes.subarray(0, PAGE_SIZE)),
+    identity,
+    compression: 'none',
+    chunkPages: 4,
+    streamPages: stream.length / PAGE_SIZE,
+    encryption: { dataKey, keyBlock: sealDataKey(dataKey, { publicKey: parsePublicKey(publicKeyText).publicKey }) },
+  });
+  writer.writePages(stream);
+  writer.finish();
+  withDisk(diskPath, 'r+', (fd) => writeAt(fd, 0, bytes));
 }
 
 function locate(fd: number, resumePage: number): ImageLocation {

@@ -30,7 +30,7 @@ import {
   truncateImage,
   type StateReport,
 } from './cycle-support.js';
-import { createDisk, describeBoot, stampsOf, type BootResult } from './vm.js';
+import { createDisk, describeBoot, stampsOf, type BootResult } from '../../vm/vm.js';
 
 describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
   let swap: string;

@@ -8,11 +8,17 @@
  *   boot 4  resume with --secret-key: the session continues again
  *
  * and, on a copy of boot 1's disk whose chunk data the host altered with every CRC recomputed (as
- * a deliberate attacker would), a resume that only the image's authentication can refuse.
+ * a deliberate attacker would), a resume that only the image's authentication can refuse; then
+ * one boot with two attacks of issue #10 on copies of the disk after boot 4: an image forged with
+ * only the public key (IMAGE_FORGED), and boot 3's image re-marked after boot 4 resumed it (its
+ * header was destroyed by the resume: refused). Both refused before anything is uploaded, and
+ * the boot goes on normally.
  * The state checks after each resume are those of cycle.vm.test.ts.
  */
+import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, test } from 'vitest';
 
+import { decodeMarker, pageContentCrc } from '../../lib/image/format.js';
 import {
   bootCycleVm,
   copyDisk,
@@ -24,13 +30,16 @@ import {
   formatTimes,
   hiberkitLines,
   locateImage,
+  readDiskPage,
   report,
   resumePageOf,
   SWAP_MB,
   type RefusedReport,
   type StateReport,
+  writeDiskPage,
+  writeForgedImage,
 } from './cycle-support.js';
-import { createDisk, describeBoot, type BootResult } from './vm.js';
+import { createDisk, describeBoot, type BootResult } from '../../vm/vm.js';
 
 const PASSPHRASE = 'correct-horse-battery-staple';
 
@@ -42,6 +51,9 @@ describe('encrypted hiberkit CLI cycles', () => {
   let third: BootResult;
   let before: StateReport;
   let tampered: { disk: string; chunk: number };
+  /** Copies of the swap disk after boot 4, attacked by the host. */
+  let forged: string;
+  let replayed: string;
   const boot = (number: number, role: string): Promise<BootResult> =>
     bootCycleVm({
       scenario: 'cycle-encrypted',
@@ -89,12 +101,24 @@ describe('encrypted hiberkit CLI cycles', () => {
   test('a cycle encrypted to a public key (hiberkit keygen) resumes with --secret-key', async () => {
     // Boot 3's session went on to make the key pair and hibernate again, encrypted to it.
     expectHibernated(third, 2);
-    expect(hiberkitLines(third)).toContain('hiberkit: image encrypted (public-key, AES-256-GCM)');
+    expect(hiberkitLines(third)).toContain('hiberkit: image encrypted (public-key, AES-256-GCM, signed)');
     expect(locateImage(swap).header.encrypted).toBe(true);
+    // The attacker copies the marked resume page of image 2 (one page, all of it public).
+    const marked = readDiskPage(swap, 0);
+    const { headerPage, headerCrc32c } = decodeMarker(marked);
+    const identity = { ...locateImage(swap).header, platformMode: false };
     const fourth = await boot(4, 'public-key');
     expectResumed(fourth, 2, before, '/dev/vda');
     expect(fourth.scenarioExit, describeBoot(fourth)).toBe(0);
     expect(resumePageOf(swap)).toEqual({ kind: 'swap', signature: 'SWAPSPACE2' });
+    expect(hiberkitLines(fourth).some((line) => /^hiberkit: image made \S+Z by kernel .*, authenticated$/.test(line)), describeBoot(fourth)).toBe(true);
+    // The native resume destroyed image 2's header before restoring: re-marking cannot revive it.
+    expect(pageContentCrc(readDiskPage(swap, headerPage))).not.toBe(headerCrc32c);
+    replayed = copyDisk(swap, 'cycle-encrypted-replayed.img');
+    writeDiskPage(replayed, 0, marked);
+    forged = copyDisk(swap, 'cycle-encrypted-forged.img');
+    const publicKeyText = execFileSync('tar', ['-xOf', keys, 'cycle-keys/key.pub'], { encoding: 'utf8' });
+    writeForgedImage(forged, publicKeyText, identity);
     console.log(formatTimes('public-key-encrypted cycle', cycleTimes(third, fourth, 2)));
   });
 
@@ -110,5 +134,19 @@ describe('encrypted hiberkit CLI cycles', () => {
     expect(message).toContain(`chunk ${tampered.chunk}`);
     expect(message).not.toMatch(/passphrase|CRC/);
     console.log(`tampered encrypted image: ${message}`);
+  });
+
+  test('an image forged with the public key alone, and a resumed image re-marked, are refused at boot; the boot goes on', async () => {
+    const attacks = await bootCycleVm({
+      scenario: 'cycle-refused',
+      disks: [{ path: forged }, { path: replayed }, { path: keys }],
+      cmdline: ['hk.devices=/dev/vda:public-key,/dev/vdb:public-key', 'hk.keys=/dev/vdc', `hk.pass=${PASSPHRASE}`],
+    });
+    const forgery = expectRefused(attacks, 'vda');
+    expect(forgery).toContain('carries no origin signature');
+    const replay = expectRefused(attacks, 'vdb');
+    expect(replay).toContain('not the one the marker was written for');
+    expect(hiberkitLines(attacks).some((line) => line.includes('loaded and verified')), describeBoot(attacks)).toBe(false);
+    console.log(`forged image: ${forgery}\nreplayed image: ${replay}`);
   });
 });

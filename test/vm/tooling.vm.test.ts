@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, existsSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { writeNewcArchive } from './cpio.js';
-import { parseLine, payloadsOf, stampsOf } from './guest/protocol.js';
-import { moduleLoadOrder } from './kernel-modules.js';
-import { bootVm, createDisk, describeBoot, prepareVm, type PreparedVm } from './vm.js';
+import { writeNewcArchive } from '../../vm/cpio.js';
+import { parseLine, payloadsOf, stampsOf } from '../../vm/guest/protocol.js';
+import { moduleLoadOrder } from '../../vm/kernel-modules.js';
+import { bootVm, createDisk, describeBoot, prepareVm, type PreparedVm } from '../../vm/vm.js';
 
 describe('newc archive writer', () => {
   test('cpio(1) unpacks what it wrote: directories, files, modes, symlinks', () => {
@@ -77,7 +77,7 @@ describe('the VM', () => {
     console.log(`initramfs ${vm.initramfs.path}: ${(vm.initramfs.bytes / 1e6).toFixed(1)} MB, ${vm.initramfs.reused ? 'reused' : 'built'} in ${vm.initramfs.buildMs} ms`);
   });
 
-  test('loads every module after the modules it depends on (the anchors.md virtio order)', () => {
+  test('loads every module after the modules it depends on (the virtio stack in dependency order)', () => {
     const order = moduleLoadOrder(vm.kernel.modulesDir, ['virtio_pci', 'virtio_blk']).map((m) => m.name);
     expect(new Set(order)).toEqual(new Set(['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk']));
     expect(order.indexOf('virtio_ring')).toBeLessThan(order.indexOf('virtio'));
