@@ -42,8 +42,10 @@ commands:
 every command:
   --emulate DIR   run against the emulated machine in DIR (its /etc is DIR/etc)
   --config FILE   read defaults from FILE instead of /etc/hiberkit.conf
-  --passphrase-file FILE, --passphrase-fd N   read a passphrase without a terminal
   --debug         show the stack of an unexpected error (or set HIBERKIT_DEBUG=1)
+
+hibernate, resume, inspect, discard, keygen:
+  --passphrase-file FILE, --passphrase-fd N   read a passphrase without a terminal
 
 hiberkit --version   print the version
 `;
