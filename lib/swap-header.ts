@@ -11,7 +11,7 @@ import { PAGE_SIZE } from './ioctls.js';
 
 export const SWAP_SIGNATURE = 'SWAPSPACE2';
 /** The version-0 signature: the kernel no longer activates such areas, but the name still means swap. */
-const LEGACY_SWAP_SIGNATURE = 'SWAP-SPACE';
+export const LEGACY_SWAP_SIGNATURE = 'SWAP-SPACE';
 /** Both signatures a swap area can carry before a hibernation tool marks it. */
 export const SWAP_SIGNATURES: readonly string[] = [SWAP_SIGNATURE, LEGACY_SWAP_SIGNATURE];
 export const SWAP_SIGNATURE_OFFSET = PAGE_SIZE - 10;

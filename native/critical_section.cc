@@ -34,8 +34,6 @@ namespace {
 
 constexpr size_t kMaxIdentityLength = sizeof(ImageIdentityFields::kernel_release) - 1;
 constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
-// MAX_CHUNK_PAGES of the image format (lib/image/format.ts).
-constexpr int64_t kMaxChunkPages = 4096;
 
 size_t RoundUpToPage(size_t bytes) { return (bytes + kPageSize - 1) & ~(kPageSize - 1); }
 

@@ -22,7 +22,7 @@ constexpr int kMaxUpdateBytes = INT_MAX;  // EVP_EncryptUpdate takes an int leng
 // (288 bytes and more), whole blocks, a partial last block, and a short input.
 constexpr size_t kRehearsalBytes = 1000;
 constexpr size_t kRehearsalShortBytes = 5;
-constexpr size_t kRehearsalAadBytes = 36;  // a chunk's associated data: 20 header bytes + image id
+constexpr size_t kRehearsalAadBytes = kChunkAuthenticatedBytes + kImageIdBytes;  // a chunk's associated data
 
 }  // namespace
 

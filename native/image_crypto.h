@@ -25,6 +25,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "image_layout.h"
+
 struct evp_cipher_st;
 struct evp_cipher_ctx_st;
 struct evp_md_st;
@@ -34,7 +36,6 @@ namespace hiberkit {
 
 constexpr size_t kImageKeyBytes = 32;
 constexpr size_t kAeadTagBytes = 16;
-constexpr size_t kSha256Bytes = 32;
 
 class ImageCipher {
  public:

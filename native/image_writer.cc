@@ -21,76 +21,9 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the format is little e
 namespace hiberkit {
 namespace {
 
-// ---- Layout (docs/image-format.md; the same constants as lib/image/format.ts)
-
-constexpr uint32_t kFormatVersion = 1;
-
-// Resume page marker.
-constexpr size_t kMarkerOffset = 4048;
-constexpr size_t kMarkerHeaderPage = 4048;  // u64
-constexpr size_t kMarkerHeaderCrc = 4056;   // u32
-constexpr size_t kMarkerCrc = 4060;         // u32
-constexpr size_t kOriginalSignatureOffset = 4076;
-constexpr size_t kSignatureOffset = 4086;
-constexpr size_t kSignatureBytes = 10;
-constexpr char kImageSignature[] = "HIBERKIT01";
-constexpr char kSwapSignature[] = "SWAPSPACE2";
-constexpr char kLegacySwapSignature[] = "SWAP-SPACE";
-
-// Image header page.
-constexpr char kHeaderMagic[8] = {'H', 'K', 'I', 'M', 'A', 'G', 'E', '\0'};
-constexpr size_t kHVersion = 8;
-constexpr size_t kHFlags = 12;
-constexpr size_t kHStreamPages = 16;
-constexpr size_t kHStoredBytes = 24;
-constexpr size_t kHChunkCount = 32;
-constexpr size_t kHChunkPages = 40;
-constexpr size_t kHStreamCrc = 44;
-constexpr size_t kHExtentMapPage = 48;
-constexpr size_t kHExtentMapPages = 56;
-constexpr size_t kHExtentCount = 64;
-constexpr size_t kHCreatedAtMs = 72;
-constexpr size_t kHExtentMapCrc = 80;
-constexpr size_t kHKernelRelease = 88;
-constexpr size_t kHMachineId = 153;
-constexpr size_t kIdentityFieldBytes = 65;
-constexpr size_t kHCrc = 4092;
-constexpr uint32_t kFlagLz4 = 1u << 0;
-constexpr uint32_t kFlagPlatformMode = 1u << 1;
-constexpr uint32_t kFlagsSealed = (1u << 2) | (1u << 3);  // encrypted and authenticated, always both
-constexpr uint32_t kFlagSigned = 1u << 4;                   // the security block carries an origin signature
-
-// Security block of an encrypted image's header page.
-constexpr size_t kSKeyBlock = 1024;
-constexpr size_t kSImageId = 1152;
-constexpr size_t kSExtentMapSha256 = 1168;
-constexpr size_t kSOriginalSignature = 1200;
-constexpr size_t kSHeaderMac = 1216;
-constexpr size_t kSOriginSignature = 1232;
-
-// Extent map pages.
-constexpr char kMapMagic[8] = {'H', 'K', 'E', 'X', 'T', 'M', 'A', 'P'};
-constexpr size_t kMSequence = 8;
-constexpr size_t kMCount = 12;
-constexpr size_t kMNextPage = 16;
-constexpr size_t kMEntries = 24;
-constexpr size_t kExtentEntryBytes = 16;
-constexpr size_t kExtentsPerMapPage = 254;
-constexpr size_t kMCrc = 4092;
-
-// Chunk records.
-constexpr uint32_t kChunkMagic = 0x4b434b48;  // "HKCK" as a little-endian u32
-constexpr size_t kChunkHeaderBytes = 48;
-constexpr size_t kCIndex = 4;
-constexpr size_t kCRawBytes = 8;
-constexpr size_t kCStoredBytes = 12;
-constexpr size_t kCCodec = 16;
-constexpr size_t kCPayloadCrc = 20;
-constexpr size_t kCAuthenticatedBytes = 20;  // magic..codec: what an encrypted chunk's tag covers
-constexpr size_t kCTag = 24;
-constexpr size_t kCCrc = 44;
-constexpr uint32_t kCodecRaw = 0;
-constexpr uint32_t kCodecLz4 = 1;
+// The layout's constants and offsets are native/image_layout.h (generated from lib/image/layout.ts).
+// The cipher's tags and MACs land in fields of the layout's sizes.
+static_assert(kAeadTagBytes == kChunkTagBytes && kAeadTagBytes == kMacBytes, "a GCM tag fills the chunk tag and header MAC fields");
 
 void PutU32(uint8_t* at, uint32_t value) { memcpy(at, &value, sizeof(value)); }
 void PutU64(uint8_t* at, uint64_t value) { memcpy(at, &value, sizeof(value)); }
@@ -318,15 +251,15 @@ class Writer {
     const uint32_t index = chunk_index_++;
 
     uint8_t header[kChunkHeaderBytes] = {};
-    PutU32(header, kChunkMagic);
+    PutU32(header + kCMagic, kChunkMagic);
     PutU32(header + kCIndex, index);
     PutU32(header + kCRawBytes, static_cast<uint32_t>(raw_bytes));
     PutU32(header + kCStoredBytes, static_cast<uint32_t>(payload_bytes));
     PutU32(header + kCCodec, compressed > 0 ? kCodecLz4 : kCodecRaw);
     if (cipher_ != nullptr) {
-      uint8_t aad[kCAuthenticatedBytes + kImageIdBytes];
-      memcpy(aad, header, kCAuthenticatedBytes);
-      memcpy(aad + kCAuthenticatedBytes, config_.encryption.image_id, kImageIdBytes);
+      uint8_t aad[kChunkAuthenticatedBytes + kImageIdBytes];
+      memcpy(aad, header, kChunkAuthenticatedBytes);
+      memcpy(aad + kChunkAuthenticatedBytes, config_.encryption.image_id, kImageIdBytes);
       if (!cipher_->SealChunk(index, aad, sizeof(aad), payload, payload_bytes, header + kCTag)) {
         return Fail("encrypt chunk", EIO);
       }
@@ -423,7 +356,7 @@ class Writer {
     const size_t first = sequence * kExtentsPerMapPage;
     const size_t entries = std::min(kExtentsPerMapPage, extent_count_ - first);
     memset(page, 0, kPageSize);
-    memcpy(page, kMapMagic, sizeof(kMapMagic));
+    memcpy(page + kMMagic, kMapMagic, sizeof(kMapMagic));
     PutU32(page + kMSequence, static_cast<uint32_t>(sequence));
     PutU32(page + kMCount, static_cast<uint32_t>(entries));
     PutU64(page + kMNextPage, next_page);
@@ -438,7 +371,7 @@ class Writer {
   bool BuildHeader(uint64_t map_first_page, uint64_t map_pages, uint32_t map_crc) {
     uint8_t* page = page_;
     memset(page, 0, kPageSize);
-    memcpy(page, kHeaderMagic, sizeof(kHeaderMagic));
+    memcpy(page + kHMagic, kHeaderMagic, sizeof(kHeaderMagic));
     PutU32(page + kHVersion, kFormatVersion);
     PutU32(page + kHFlags, (config_.compress ? kFlagLz4 : 0) | (config_.identity.platform_mode ? kFlagPlatformMode : 0) |
                                (cipher_ != nullptr ? kFlagsSealed : 0) |

@@ -9,15 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "image_layout.h"
+
 namespace hiberkit {
 
 class ImageCipher;  // image_crypto.h
-
-constexpr size_t kPageSize = 4096;
-constexpr uint32_t kMaxChunkPages = 4096;  // the most pages one chunk may hold (docs/image-format.md)
-constexpr size_t kKeyBlockBytes = 128;
-constexpr size_t kImageIdBytes = 16;
-constexpr size_t kOriginSignatureBytes = 64;
 
 // Where the snapshot stream comes from (/dev/snapshot, or memory in tests).
 class PageSource {
@@ -50,8 +46,8 @@ class ProgressSink {
 };
 
 struct ImageIdentityFields {
-  char kernel_release[65];  // NUL padded
-  char machine_id[65];      // NUL padded
+  char kernel_release[kIdentityFieldBytes];  // NUL padded
+  char machine_id[kIdentityFieldBytes];      // NUL padded
   uint64_t created_at_ms;
   bool platform_mode;
 };

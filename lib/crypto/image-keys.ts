@@ -16,10 +16,10 @@ import { openSecretKey, parsePublicKey, parseSigningKey } from './key-files.js';
 import { signOrigin } from './origin.js';
 import { readNewPassphrase, readPassphrase, type PassphraseSource } from './passphrase.js';
 import type { KeyKind, UnlockedKey } from '../image/reader.js';
+import { IMAGE_ID_BYTES } from '../image/layout.js';
 
 /** The signing key keygen writes next to the public key: root-only, on the root file system. */
 const SIGNING_KEY_NAME = 'sign.key';
-const IMAGE_ID_BYTES = 16;
 const DEFAULT_TRIES = 3;
 
 export function passphraseSource(settings: Settings, prompt: string): PassphraseSource {

@@ -1,33 +1,73 @@
 /**
- * hiberkit's on-disk image format (docs/image-format.md): layout constants and the encoders and
- * decoders of its four structures — the marker in the resume page, the image header page, the
- * extent map pages and the chunk record headers.
+ * hiberkit's on-disk image format (docs/image-format.md): the encoders and decoders of its four
+ * structures — the marker in the resume page, the image header page, the extent map pages and the
+ * chunk record headers.
  *
- * native/image_writer.cc writes the same bytes from C++; keep both in step with the document.
+ * The layout itself (offsets, sizes, magics, flags) is lib/image/layout.ts, which
+ * native/image_writer.cc also follows (through the generated native/image_layout.h).
  * Decoders are strict: every reserved byte must be zero and every CRC must match, so a damaged
  * or foreign page is reported as such instead of being half understood.
  */
 import { HiberkitError } from '../errors.js';
 import { PAGE_SIZE } from '../ioctls.js';
 import { crc32c } from '../codec/index.js';
-import { KEY_BLOCK_BYTES } from '../crypto/keys.js';
 import { SWAP_SIGNATURES } from '../swap-header.js';
+import {
+  CHUNK as C,
+  CHUNK_HEADER_BYTES,
+  CHUNK_MAGIC,
+  CHUNK_TAG_BYTES,
+  CODEC_LZ4,
+  CODEC_RAW,
+  EXTENT_ENTRY_BYTES,
+  EXTENTS_PER_MAP_PAGE,
+  EXTENT_MAP as M,
+  FLAG_LZ4,
+  FLAG_PLATFORM_MODE,
+  FLAG_SIGNED,
+  FLAGS_SEALED,
+  FORMAT_VERSION,
+  HEADER as H,
+  HEADER_MAGIC,
+  IDENTITY_FIELD_BYTES,
+  IMAGE_SIGNATURE,
+  MAP_MAGIC,
+  MARKER,
+  MARKER_OFFSET,
+  MAX_CHUNK_PAGES,
+  ORIGINAL_SIGNATURE_OFFSET,
+  PAGE_CRC_OFFSET,
+  SECURITY as S,
+  SIGNATURE_BYTES,
+  SIGNATURE_OFFSET,
+  type Field,
+} from './layout.js';
 
-export const FORMAT_VERSION = 1;
+// The layout constants other modules use, where they have always been imported from.
+export {
+  CHUNK_AUTHENTICATED_BYTES,
+  CHUNK_HEADER_BYTES,
+  CODEC_LZ4,
+  CODEC_RAW,
+  EXTENTS_PER_MAP_PAGE,
+  FLAG_SIGNED,
+  FORMAT_VERSION,
+  IMAGE_ID_BYTES,
+  MAC_BYTES,
+  MARKER_OFFSET,
+  MAX_CHUNK_PAGES,
+  ORIGIN_SIGNATURE_BYTES,
+  SECURITY_BLOCK_BYTES,
+  SECURITY_BLOCK_OFFSET,
+  SIGNATURE_OFFSET,
+} from './layout.js';
 
-/** Largest chunk (in pages) the format allows: chunk lengths are u32 and LZ4 blocks stay small. */
-export const MAX_CHUNK_PAGES = 4096;
 /** Default size of the writers' disk batches. */
 export const DEFAULT_IO_BYTES = 4 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // Resume page: signatures and marker
 
-export const SIGNATURE_OFFSET = 4086;
-export const ORIGINAL_SIGNATURE_OFFSET = 4076;
-export const SIGNATURE_BYTES = 10;
-/** hiberkit's signature; "01" is the marker layout version. */
-export const IMAGE_SIGNATURE = 'HIBERKIT01';
 /** Any signature with this prefix is hiberkit's, possibly of another marker version. */
 const SIGNATURE_FAMILY = 'HIBERKIT';
 /** Signatures of other hibernation tools, which hiberkit must leave alone (docs/snapshot-device.md §6.3). */
@@ -37,13 +77,6 @@ const FOREIGN_IMAGE_SIGNATURES: ReadonlyMap<string, string> = new Map([
   ['ULSUSPEND', 'uswsusp (s2disk)'],
   ['LINHIB0001', "an old kernel's hibernation (LINHIB0001)"],
 ]);
-
-/** The marker occupies bytes 4048..4095 of the resume page. */
-export const MARKER_OFFSET = 4048;
-const MARKER_HEADER_PAGE = 4048; // u64
-const MARKER_HEADER_CRC = 4056; // u32
-const MARKER_CRC = 4060; // u32
-const MARKER_RESERVED = 4064; // 12 zero bytes, up to the original signature
 
 export interface ResumeMarker {
   /** Page index of the image header page. */
@@ -121,19 +154,19 @@ export function markResumePage(original: Uint8Array, headerPage: number, headerC
   const page = new Uint8Array(PAGE_SIZE);
   page.set(original);
   const view = viewOf(page);
-  view.setBigUint64(MARKER_HEADER_PAGE, BigInt(headerPage), true);
-  view.setUint32(MARKER_HEADER_CRC, headerCrc32c, true);
+  view.setBigUint64(MARKER.headerPage.at, BigInt(headerPage), true);
+  view.setUint32(MARKER.headerCrc.at, headerCrc32c, true);
   page.copyWithin(ORIGINAL_SIGNATURE_OFFSET, SIGNATURE_OFFSET, SIGNATURE_OFFSET + SIGNATURE_BYTES);
   page.set(Buffer.from(IMAGE_SIGNATURE, 'latin1'), SIGNATURE_OFFSET);
-  view.setUint32(MARKER_CRC, markerCrc(page), true);
+  view.setUint32(MARKER.crc.at, markerCrc(page), true);
   return page;
 }
 
 /** CRC32C of bytes 4048..4095 with the marker CRC field taken as zero. */
 function markerCrc(page: Uint8Array): number {
-  let crc = crc32c(page.subarray(MARKER_OFFSET, MARKER_CRC));
-  crc = crc32c(new Uint8Array(4), crc);
-  return crc32c(page.subarray(MARKER_CRC + 4, PAGE_SIZE), crc);
+  let crc = crc32c(page.subarray(MARKER_OFFSET, MARKER.crc.at));
+  crc = crc32c(new Uint8Array(MARKER.crc.bytes), crc);
+  return crc32c(page.subarray(end(MARKER.crc), PAGE_SIZE), crc);
 }
 
 /** Decodes and checks the marker of a page carrying IMAGE_SIGNATURE (IMAGE_CORRUPT otherwise). */
@@ -143,15 +176,15 @@ export function decodeMarker(page: Uint8Array): ResumeMarker {
     throw corrupt(`the resume page does not carry the ${IMAGE_SIGNATURE} signature`);
   }
   const view = viewOf(page);
-  if (view.getUint32(MARKER_CRC, true) !== markerCrc(page)) throw corrupt('the resume page marker fails its CRC');
-  if (!isZero(page, MARKER_RESERVED, ORIGINAL_SIGNATURE_OFFSET)) throw corrupt('the resume page marker has data in its reserved bytes');
+  if (view.getUint32(MARKER.crc.at, true) !== markerCrc(page)) throw corrupt('the resume page marker fails its CRC');
+  if (!isZero(page, end(MARKER.crc), ORIGINAL_SIGNATURE_OFFSET)) throw corrupt('the resume page marker has data in its reserved bytes');
   const originalSignature = signatureAt(page, ORIGINAL_SIGNATURE_OFFSET);
   if (!SWAP_SIGNATURES.includes(originalSignature)) {
     throw corrupt(`the resume page marker keeps ${JSON.stringify(originalSignature)}, not a swap signature`);
   }
   return {
-    headerPage: safeNumber(view.getBigUint64(MARKER_HEADER_PAGE, true), 'header page'),
-    headerCrc32c: view.getUint32(MARKER_HEADER_CRC, true),
+    headerPage: safeNumber(view.getBigUint64(MARKER.headerPage.at, true), 'header page'),
+    headerCrc32c: view.getUint32(MARKER.headerCrc.at, true),
     originalSignature,
   };
 }
@@ -184,57 +217,7 @@ export function restoreOriginalPage(marked: Uint8Array): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Image header page
 
-const HEADER_MAGIC = 'HKIMAGE\0';
-const H_MAGIC = 0; // 8 bytes
-const H_VERSION = 8; // u32
-const H_FLAGS = 12; // u32
-const H_STREAM_PAGES = 16; // u64
-const H_STORED_BYTES = 24; // u64
-const H_CHUNK_COUNT = 32; // u64
-const H_CHUNK_PAGES = 40; // u32
-const H_STREAM_CRC = 44; // u32
-const H_EXTENT_MAP_PAGE = 48; // u64
-const H_EXTENT_MAP_PAGES = 56; // u64
-const H_EXTENT_COUNT = 64; // u64
-const H_CREATED_AT_MS = 72; // u64
-const H_EXTENT_MAP_CRC = 80; // u32
-// 84..87 reserved
-const H_KERNEL_RELEASE = 88; // char[65]
-const H_MACHINE_ID = 153; // char[65]
-/** End of the identity fields; 218..1023 reserved. */
-const H_FIELDS_END = 218;
-/** Encryption and authentication (docs/image-format.md §2.1): zero in an image without them. */
-export const SECURITY_BLOCK_OFFSET = 1024;
-export const SECURITY_BLOCK_BYTES = 2048;
-const S_KEY_BLOCK = 1024; // 128 bytes, sealed by lib/crypto/keys.ts
-const S_IMAGE_ID = 1152; // 16 bytes
-const S_EXTENT_MAP_SHA256 = 1168; // 32 bytes
-const S_ORIGINAL_SIGNATURE = 1200; // 10 bytes; 1210..1215 reserved
-const S_HEADER_MAC = 1216; // 16 bytes
-/** A signed image's origin signature (FLAG_SIGNED): Ed25519 over the image id and key block. */
-const S_ORIGIN_SIGNATURE = 1232; // 64 bytes
-/** End of the used part of the security block, without and with a signature; the rest, up to 3071, is reserved. */
-const S_END = 1232;
-const S_END_SIGNED = S_ORIGIN_SIGNATURE + 64;
-/** CRC32C of bytes 0..4091. */
-const H_CRC = 4092;
-
-export const IMAGE_ID_BYTES = 16;
-export const SHA256_BYTES = 32;
-export const MAC_BYTES = 16;
-export const ORIGIN_SIGNATURE_BYTES = 64;
-
-/** Longest kernel release or machine id the header holds (65-byte NUL-padded fields). */
-export const IDENTITY_FIELD_BYTES = 65;
-
-export const FLAG_LZ4 = 1 << 0;
-export const FLAG_PLATFORM_MODE = 1 << 1;
-export const FLAG_ENCRYPTED = 1 << 2;
-export const FLAG_AUTHENTICATED = 1 << 3;
-/** The security block carries an origin signature (only with FLAGS_SEALED); readers before it refuse the image. */
-export const FLAG_SIGNED = 1 << 4;
-/** Version 1 offers encryption only together with authentication: both bits or neither. */
-const FLAGS_SEALED = FLAG_ENCRYPTED | FLAG_AUTHENTICATED;
+/** Every flag bit this version knows; a reader refuses a header with any other. */
 const KNOWN_FLAGS = FLAG_LZ4 | FLAG_PLATFORM_MODE | FLAGS_SEALED | FLAG_SIGNED;
 
 export interface ImageHeader {
@@ -287,49 +270,49 @@ export function encodeHeader(header: ImageHeader, security: SecurityBlock | null
   if (header.encrypted !== (security !== null)) throw new RangeError('an encrypted header needs its security block, and only it has one');
   const page = new Uint8Array(PAGE_SIZE);
   const view = viewOf(page);
-  page.set(Buffer.from(HEADER_MAGIC, 'latin1'), H_MAGIC);
-  view.setUint32(H_VERSION, header.version, true);
+  page.set(Buffer.from(HEADER_MAGIC, 'latin1'), H.magic.at);
+  view.setUint32(H.version.at, header.version, true);
   view.setUint32(
-    H_FLAGS,
+    H.flags.at,
     (header.compressed ? FLAG_LZ4 : 0) |
       (header.platformMode ? FLAG_PLATFORM_MODE : 0) |
       (header.encrypted ? FLAGS_SEALED : 0) |
       (security?.originSignature ? FLAG_SIGNED : 0),
     true,
   );
-  view.setBigUint64(H_STREAM_PAGES, BigInt(header.streamPages), true);
-  view.setBigUint64(H_STORED_BYTES, BigInt(header.storedBytes), true);
-  view.setBigUint64(H_CHUNK_COUNT, BigInt(header.chunkCount), true);
-  view.setUint32(H_CHUNK_PAGES, header.chunkPages, true);
-  view.setUint32(H_STREAM_CRC, header.streamCrc32c, true);
-  view.setBigUint64(H_EXTENT_MAP_PAGE, BigInt(header.extentMapPage), true);
-  view.setBigUint64(H_EXTENT_MAP_PAGES, BigInt(header.extentMapPages), true);
-  view.setBigUint64(H_EXTENT_COUNT, BigInt(header.extentCount), true);
-  view.setBigUint64(H_CREATED_AT_MS, BigInt(header.createdAtMs), true);
-  view.setUint32(H_EXTENT_MAP_CRC, header.extentMapCrc32c, true);
-  page.set(encodeIdentityField(header.kernelRelease, 'kernel release'), H_KERNEL_RELEASE);
-  page.set(encodeIdentityField(header.machineId, 'machine id'), H_MACHINE_ID);
+  view.setBigUint64(H.streamPages.at, BigInt(header.streamPages), true);
+  view.setBigUint64(H.storedBytes.at, BigInt(header.storedBytes), true);
+  view.setBigUint64(H.chunkCount.at, BigInt(header.chunkCount), true);
+  view.setUint32(H.chunkPages.at, header.chunkPages, true);
+  view.setUint32(H.streamCrc.at, header.streamCrc32c, true);
+  view.setBigUint64(H.extentMapPage.at, BigInt(header.extentMapPage), true);
+  view.setBigUint64(H.extentMapPages.at, BigInt(header.extentMapPages), true);
+  view.setBigUint64(H.extentCount.at, BigInt(header.extentCount), true);
+  view.setBigUint64(H.createdAtMs.at, BigInt(header.createdAtMs), true);
+  view.setUint32(H.extentMapCrc.at, header.extentMapCrc32c, true);
+  page.set(encodeIdentityField(header.kernelRelease, 'kernel release'), H.kernelRelease.at);
+  page.set(encodeIdentityField(header.machineId, 'machine id'), H.machineId.at);
   if (security) encodeSecurityBlock(page, security);
-  view.setUint32(H_CRC, crc32c(page.subarray(0, H_CRC)), true);
+  view.setUint32(H.crc.at, crc32c(page.subarray(0, H.crc.at)), true);
   return page;
 }
 
 function encodeSecurityBlock(page: Uint8Array, security: SecurityBlock): void {
-  const fields: [Uint8Array, number, number, string][] = [
-    [security.keyBlock, S_KEY_BLOCK, KEY_BLOCK_BYTES, 'key block'],
-    [security.imageId, S_IMAGE_ID, IMAGE_ID_BYTES, 'image id'],
-    [security.extentMapSha256, S_EXTENT_MAP_SHA256, SHA256_BYTES, 'extent map SHA-256'],
-    [security.headerMac, S_HEADER_MAC, MAC_BYTES, 'header MAC'],
-    ...(security.originSignature ? [[security.originSignature, S_ORIGIN_SIGNATURE, ORIGIN_SIGNATURE_BYTES, 'origin signature'] as [Uint8Array, number, number, string]] : []),
+  const fields: [Uint8Array, Field, string][] = [
+    [security.keyBlock, S.keyBlock, 'key block'],
+    [security.imageId, S.imageId, 'image id'],
+    [security.extentMapSha256, S.extentMapSha256, 'extent map SHA-256'],
+    [security.headerMac, S.headerMac, 'header MAC'],
+    ...(security.originSignature ? [[security.originSignature, S.originSignature, 'origin signature'] as [Uint8Array, Field, string]] : []),
   ];
-  for (const [bytes, offset, length, what] of fields) {
-    if (bytes.length !== length) throw new RangeError(`the ${what} is ${length} bytes, got ${bytes.length}`);
-    page.set(bytes, offset);
+  for (const [bytes, field, what] of fields) {
+    if (bytes.length !== field.bytes) throw new RangeError(`the ${what} is ${field.bytes} bytes, got ${bytes.length}`);
+    page.set(bytes, field.at);
   }
   if (!SWAP_SIGNATURES.includes(security.originalSignature)) {
     throw new RangeError(`the original signature must be a swap signature, got ${JSON.stringify(security.originalSignature)}`);
   }
-  page.set(Buffer.from(security.originalSignature, 'latin1'), S_ORIGINAL_SIGNATURE);
+  page.set(Buffer.from(security.originalSignature, 'latin1'), S.originalSignature.at);
 }
 
 /**
@@ -339,8 +322,8 @@ function encodeSecurityBlock(page: Uint8Array, security: SecurityBlock): void {
 export function headerMacInput(page: Uint8Array): Uint8Array {
   assertPage(page, 'header page');
   const input = Uint8Array.from(page);
-  input.fill(0, S_HEADER_MAC, S_HEADER_MAC + MAC_BYTES);
-  input.fill(0, H_CRC, PAGE_SIZE);
+  input.fill(0, S.headerMac.at, end(S.headerMac));
+  input.fill(0, H.crc.at, PAGE_SIZE);
   return input;
 }
 
@@ -367,12 +350,12 @@ export function checkHeaderPage(page: Uint8Array): { encrypted: boolean; signed:
   if (Buffer.from(page.buffer, page.byteOffset, HEADER_MAGIC.length).toString('latin1') !== HEADER_MAGIC) {
     throw corrupt('the image header page has no HKIMAGE magic');
   }
-  const version = view.getUint32(H_VERSION, true);
+  const version = view.getUint32(H.version.at, true);
   if (version !== FORMAT_VERSION) {
     throw new HiberkitError('UNSUPPORTED_VERSION', `the image has format version ${version}; this hiberkit reads version ${FORMAT_VERSION}`);
   }
-  if (view.getUint32(H_CRC, true) !== crc32c(page.subarray(0, H_CRC))) throw corrupt('the image header fails its CRC');
-  const flags = view.getUint32(H_FLAGS, true);
+  if (view.getUint32(H.crc.at, true) !== crc32c(page.subarray(0, H.crc.at))) throw corrupt('the image header fails its CRC');
+  const flags = view.getUint32(H.flags.at, true);
   if (flags & ~KNOWN_FLAGS) throw new HiberkitError('UNSUPPORTED_VERSION', `the image header has unknown flags 0x${flags.toString(16)}`);
   const sealed = flags & FLAGS_SEALED;
   if (sealed !== 0 && sealed !== FLAGS_SEALED) {
@@ -386,15 +369,15 @@ export function checkHeaderPage(page: Uint8Array): { encrypted: boolean; signed:
 /** The security block of a header page that checkHeaderPage found encrypted, as stored (unverified). */
 export function decodeSecurityBlock(page: Uint8Array): SecurityBlock {
   assertPage(page, 'header page');
-  const copy = (offset: number, length: number) => copyOf(page, offset, offset + length);
-  const signed = (viewOf(page).getUint32(H_FLAGS, true) & FLAG_SIGNED) !== 0;
+  const copy = (field: Field) => copyOf(page, field.at, end(field));
+  const signed = (viewOf(page).getUint32(H.flags.at, true) & FLAG_SIGNED) !== 0;
   return {
-    keyBlock: copy(S_KEY_BLOCK, KEY_BLOCK_BYTES),
-    imageId: copy(S_IMAGE_ID, IMAGE_ID_BYTES),
-    extentMapSha256: copy(S_EXTENT_MAP_SHA256, SHA256_BYTES),
-    originalSignature: signatureAt(page, S_ORIGINAL_SIGNATURE),
-    headerMac: copy(S_HEADER_MAC, MAC_BYTES),
-    originSignature: signed ? copy(S_ORIGIN_SIGNATURE, ORIGIN_SIGNATURE_BYTES) : null,
+    keyBlock: copy(S.keyBlock),
+    imageId: copy(S.imageId),
+    extentMapSha256: copy(S.extentMapSha256),
+    originalSignature: signatureAt(page, S.originalSignature.at),
+    headerMac: copy(S.headerMac),
+    originSignature: signed ? copy(S.originSignature) : null,
   };
 }
 
@@ -405,34 +388,34 @@ export function decodeSecurityBlock(page: Uint8Array): SecurityBlock {
 export function decodeHeader(page: Uint8Array): ImageHeader {
   const { encrypted, signed } = checkHeaderPage(page);
   const view = viewOf(page);
-  const flags = view.getUint32(H_FLAGS, true);
+  const flags = view.getUint32(H.flags.at, true);
   const reservedClear = encrypted
-    ? isZero(page, H_FIELDS_END, S_KEY_BLOCK) &&
-      isZero(page, S_ORIGINAL_SIGNATURE + SIGNATURE_BYTES, S_HEADER_MAC) &&
-      isZero(page, signed ? S_END_SIGNED : S_END, H_CRC)
-    : isZero(page, H_FIELDS_END, H_CRC);
-  if (!isZero(page, H_EXTENT_MAP_CRC + 4, H_KERNEL_RELEASE) || !reservedClear) {
+    ? isZero(page, end(H.machineId), S.keyBlock.at) &&
+      isZero(page, end(S.originalSignature), S.headerMac.at) &&
+      isZero(page, signed ? end(S.originSignature) : S.originSignature.at, H.crc.at)
+    : isZero(page, end(H.machineId), H.crc.at);
+  if (!isZero(page, end(H.extentMapCrc), H.kernelRelease.at) || !reservedClear) {
     throw corrupt('the image header has data in reserved bytes');
   }
-  if (encrypted && !SWAP_SIGNATURES.includes(signatureAt(page, S_ORIGINAL_SIGNATURE))) {
+  if (encrypted && !SWAP_SIGNATURES.includes(signatureAt(page, S.originalSignature.at))) {
     throw corrupt('the image header keeps no swap signature in its security block');
   }
   const header: ImageHeader = {
     version: FORMAT_VERSION,
     compressed: (flags & FLAG_LZ4) !== 0,
     platformMode: (flags & FLAG_PLATFORM_MODE) !== 0,
-    streamPages: safeNumber(view.getBigUint64(H_STREAM_PAGES, true), 'stream pages'),
-    storedBytes: safeNumber(view.getBigUint64(H_STORED_BYTES, true), 'stored bytes'),
-    chunkCount: safeNumber(view.getBigUint64(H_CHUNK_COUNT, true), 'chunk count'),
-    chunkPages: view.getUint32(H_CHUNK_PAGES, true),
-    streamCrc32c: view.getUint32(H_STREAM_CRC, true),
-    extentMapPage: safeNumber(view.getBigUint64(H_EXTENT_MAP_PAGE, true), 'extent map page'),
-    extentMapPages: safeNumber(view.getBigUint64(H_EXTENT_MAP_PAGES, true), 'extent map pages'),
-    extentCount: safeNumber(view.getBigUint64(H_EXTENT_COUNT, true), 'extent count'),
-    createdAtMs: safeNumber(view.getBigUint64(H_CREATED_AT_MS, true), 'creation time'),
-    extentMapCrc32c: view.getUint32(H_EXTENT_MAP_CRC, true),
-    kernelRelease: decodeIdentityField(page, H_KERNEL_RELEASE, 'kernel release'),
-    machineId: decodeIdentityField(page, H_MACHINE_ID, 'machine id'),
+    streamPages: safeNumber(view.getBigUint64(H.streamPages.at, true), 'stream pages'),
+    storedBytes: safeNumber(view.getBigUint64(H.storedBytes.at, true), 'stored bytes'),
+    chunkCount: safeNumber(view.getBigUint64(H.chunkCount.at, true), 'chunk count'),
+    chunkPages: view.getUint32(H.chunkPages.at, true),
+    streamCrc32c: view.getUint32(H.streamCrc.at, true),
+    extentMapPage: safeNumber(view.getBigUint64(H.extentMapPage.at, true), 'extent map page'),
+    extentMapPages: safeNumber(view.getBigUint64(H.extentMapPages.at, true), 'extent map pages'),
+    extentCount: safeNumber(view.getBigUint64(H.extentCount.at, true), 'extent count'),
+    createdAtMs: safeNumber(view.getBigUint64(H.createdAtMs.at, true), 'creation time'),
+    extentMapCrc32c: view.getUint32(H.extentMapCrc.at, true),
+    kernelRelease: decodeIdentityField(page, H.kernelRelease.at, 'kernel release'),
+    machineId: decodeIdentityField(page, H.machineId.at, 'machine id'),
     encrypted,
   };
   checkHeaderCounts(header);
@@ -469,16 +452,6 @@ function decodeIdentityField(page: Uint8Array, offset: number, what: string): st
 // ---------------------------------------------------------------------------------------------
 // Extent map pages
 
-const MAP_MAGIC = 'HKEXTMAP';
-const M_SEQUENCE = 8; // u32
-const M_COUNT = 12; // u32
-const M_NEXT_PAGE = 16; // u64
-const M_ENTRIES = 24; // {u64 start_page, u64 page_count}[count]
-const EXTENT_ENTRY_BYTES = 16;
-export const EXTENTS_PER_MAP_PAGE = 254;
-/** CRC32C of bytes 0..4091; 4088..4091 are zero. */
-const M_CRC = 4092;
-
 /** A run of consecutive pages on the storage device, in page units. */
 export interface Extent {
   startPage: number;
@@ -490,15 +463,15 @@ export function encodeExtentMapPage(sequence: number, extents: readonly Extent[]
   if (extents.length < 1 || extents.length > EXTENTS_PER_MAP_PAGE) throw new RangeError(`a map page holds 1..${EXTENTS_PER_MAP_PAGE} extents`);
   const page = new Uint8Array(PAGE_SIZE);
   const view = viewOf(page);
-  page.set(Buffer.from(MAP_MAGIC, 'latin1'), 0);
-  view.setUint32(M_SEQUENCE, sequence, true);
-  view.setUint32(M_COUNT, extents.length, true);
-  view.setBigUint64(M_NEXT_PAGE, BigInt(nextPage), true);
+  page.set(Buffer.from(MAP_MAGIC, 'latin1'), M.magic.at);
+  view.setUint32(M.sequence.at, sequence, true);
+  view.setUint32(M.count.at, extents.length, true);
+  view.setBigUint64(M.nextPage.at, BigInt(nextPage), true);
   extents.forEach((extent, i) => {
-    view.setBigUint64(M_ENTRIES + i * EXTENT_ENTRY_BYTES, BigInt(extent.startPage), true);
-    view.setBigUint64(M_ENTRIES + i * EXTENT_ENTRY_BYTES + 8, BigInt(extent.pageCount), true);
+    view.setBigUint64(M.entries.at + i * EXTENT_ENTRY_BYTES, BigInt(extent.startPage), true);
+    view.setBigUint64(M.entries.at + i * EXTENT_ENTRY_BYTES + 8, BigInt(extent.pageCount), true);
   });
-  view.setUint32(M_CRC, crc32c(page.subarray(0, M_CRC)), true);
+  view.setUint32(M.crc.at, crc32c(page.subarray(0, M.crc.at)), true);
   return page;
 }
 
@@ -508,41 +481,24 @@ export function decodeExtentMapPage(page: Uint8Array, sequence: number): { exten
   const view = viewOf(page);
   const where = `extent map page ${sequence}`;
   if (Buffer.from(page.buffer, page.byteOffset, MAP_MAGIC.length).toString('latin1') !== MAP_MAGIC) throw corrupt(`${where} has no HKEXTMAP magic`);
-  if (view.getUint32(M_CRC, true) !== crc32c(page.subarray(0, M_CRC))) throw corrupt(`${where} fails its CRC`);
-  if (view.getUint32(M_SEQUENCE, true) !== sequence) throw corrupt(`${where} says it is map page ${view.getUint32(M_SEQUENCE, true)}`);
-  const count = view.getUint32(M_COUNT, true);
+  if (view.getUint32(M.crc.at, true) !== crc32c(page.subarray(0, M.crc.at))) throw corrupt(`${where} fails its CRC`);
+  if (view.getUint32(M.sequence.at, true) !== sequence) throw corrupt(`${where} says it is map page ${view.getUint32(M.sequence.at, true)}`);
+  const count = view.getUint32(M.count.at, true);
   if (count < 1 || count > EXTENTS_PER_MAP_PAGE) throw corrupt(`${where} claims ${count} extents`);
-  if (!isZero(page, M_ENTRIES + count * EXTENT_ENTRY_BYTES, M_CRC)) throw corrupt(`${where} has data after its last extent`);
+  if (!isZero(page, M.entries.at + count * EXTENT_ENTRY_BYTES, M.crc.at)) throw corrupt(`${where} has data after its last extent`);
   const extents: Extent[] = [];
   for (let i = 0; i < count; i++) {
-    const at = M_ENTRIES + i * EXTENT_ENTRY_BYTES;
+    const at = M.entries.at + i * EXTENT_ENTRY_BYTES;
     extents.push({
       startPage: safeNumber(view.getBigUint64(at, true), `${where} extent start`),
       pageCount: safeNumber(view.getBigUint64(at + 8, true), `${where} extent length`),
     });
   }
-  return { extents, nextPage: safeNumber(view.getBigUint64(M_NEXT_PAGE, true), `${where} next page`) };
+  return { extents, nextPage: safeNumber(view.getBigUint64(M.nextPage.at, true), `${where} next page`) };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Chunk records
-
-const CHUNK_MAGIC = 0x4b434b48; // "HKCK" read as a little-endian u32
-export const CHUNK_HEADER_BYTES = 48;
-const C_INDEX = 4; // u32
-const C_RAW_BYTES = 8; // u32
-const C_STORED_BYTES = 12; // u32
-const C_CODEC = 16; // u32
-const C_PAYLOAD_CRC = 20; // u32
-/** magic, index, raw_bytes, stored_bytes and codec: what an encrypted chunk's tag authenticates. */
-export const CHUNK_AUTHENTICATED_BYTES = 20;
-/** 24..39: the AES-GCM tag of an encrypted chunk (zero otherwise); 40..43 reserved. */
-const C_TAG = 24;
-export const CHUNK_TAG_BYTES = 16;
-const C_CRC = 44; // u32, CRC32C of bytes 0..43
-
-export const CODEC_RAW = 0;
-export const CODEC_LZ4 = 1;
 
 export interface ChunkHeader {
   index: number;
@@ -562,17 +518,17 @@ export function encodeChunkHeader(dst: Uint8Array, at: number, chunk: ChunkHeade
   const header = dst.subarray(at, at + CHUNK_HEADER_BYTES);
   header.fill(0);
   const view = viewOf(header);
-  view.setUint32(0, CHUNK_MAGIC, true);
-  view.setUint32(C_INDEX, chunk.index, true);
-  view.setUint32(C_RAW_BYTES, chunk.rawBytes, true);
-  view.setUint32(C_STORED_BYTES, chunk.storedBytes, true);
-  view.setUint32(C_CODEC, chunk.codec, true);
-  view.setUint32(C_PAYLOAD_CRC, chunk.payloadCrc32c, true);
+  view.setUint32(C.magic.at, CHUNK_MAGIC, true);
+  view.setUint32(C.index.at, chunk.index, true);
+  view.setUint32(C.rawBytes.at, chunk.rawBytes, true);
+  view.setUint32(C.storedBytes.at, chunk.storedBytes, true);
+  view.setUint32(C.codec.at, chunk.codec, true);
+  view.setUint32(C.payloadCrc.at, chunk.payloadCrc32c, true);
   if (chunk.tag) {
     if (chunk.tag.length !== CHUNK_TAG_BYTES) throw new RangeError(`a chunk tag is ${CHUNK_TAG_BYTES} bytes, got ${chunk.tag.length}`);
-    header.set(chunk.tag, C_TAG);
+    header.set(chunk.tag, C.tag.at);
   }
-  view.setUint32(C_CRC, crc32c(header.subarray(0, C_CRC)), true);
+  view.setUint32(C.crc.at, crc32c(header.subarray(0, C.crc.at)), true);
 }
 
 /**
@@ -585,27 +541,24 @@ export function decodeChunkHeader(src: Uint8Array, at: number, encrypted: boolea
   if (at + CHUNK_HEADER_BYTES > src.length) throw corrupt(`the chunk stream ends inside a record header at byte ${streamByte}`);
   const header = src.subarray(at, at + CHUNK_HEADER_BYTES);
   const view = viewOf(header);
-  if (view.getUint32(0, true) !== CHUNK_MAGIC) throw corrupt(`no chunk record at stream byte ${streamByte}`);
-  if (view.getUint32(C_CRC, true) !== crc32c(header.subarray(0, C_CRC))) throw corrupt(`the chunk record header at stream byte ${streamByte} fails its CRC`);
-  if (!isZero(header, C_TAG + CHUNK_TAG_BYTES, C_CRC)) throw corrupt(`the chunk record at stream byte ${streamByte} has data in its reserved bytes`);
-  if (!encrypted && !isZero(header, C_TAG, C_TAG + CHUNK_TAG_BYTES)) throw corrupt(`the chunk record at stream byte ${streamByte} has a tag in an image without encryption`);
-  const codec = view.getUint32(C_CODEC, true);
+  if (view.getUint32(C.magic.at, true) !== CHUNK_MAGIC) throw corrupt(`no chunk record at stream byte ${streamByte}`);
+  if (view.getUint32(C.crc.at, true) !== crc32c(header.subarray(0, C.crc.at))) throw corrupt(`the chunk record header at stream byte ${streamByte} fails its CRC`);
+  if (!isZero(header, end(C.tag), C.crc.at)) throw corrupt(`the chunk record at stream byte ${streamByte} has data in its reserved bytes`);
+  if (!encrypted && !isZero(header, C.tag.at, end(C.tag))) throw corrupt(`the chunk record at stream byte ${streamByte} has a tag in an image without encryption`);
+  const codec = view.getUint32(C.codec.at, true);
   if (codec !== CODEC_RAW && codec !== CODEC_LZ4) throw corrupt(`the chunk record at stream byte ${streamByte} names unknown codec ${codec}`);
   return {
-    index: view.getUint32(C_INDEX, true),
-    rawBytes: view.getUint32(C_RAW_BYTES, true),
-    storedBytes: view.getUint32(C_STORED_BYTES, true),
+    index: view.getUint32(C.index.at, true),
+    rawBytes: view.getUint32(C.rawBytes.at, true),
+    storedBytes: view.getUint32(C.storedBytes.at, true),
     codec,
-    payloadCrc32c: view.getUint32(C_PAYLOAD_CRC, true),
-    ...(encrypted ? { tag: copyOf(header, C_TAG, C_TAG + CHUNK_TAG_BYTES) } : {}),
+    payloadCrc32c: view.getUint32(C.payloadCrc.at, true),
+    ...(encrypted ? { tag: copyOf(header, C.tag.at, end(C.tag)) } : {}),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** Header and extent map pages keep the CRC32C of their bytes 0..4091 in bytes 4092..4095. */
-const PAGE_CRC_OFFSET = 4092;
 
 /**
  * The CRC by which one structure names another page (the marker its header, the header its extent
@@ -624,6 +577,11 @@ export function pageContentCrc(page: Uint8Array, seed = 0): number {
  */
 function copyOf(bytes: Uint8Array, from: number, to: number): Uint8Array {
   return new Uint8Array(bytes.subarray(from, to));
+}
+
+/** The offset just past `field`. */
+function end(field: Field): number {
+  return field.at + field.bytes;
 }
 
 function viewOf(bytes: Uint8Array): DataView {

@@ -24,8 +24,6 @@
 namespace hiberkit {
 namespace {
 
-constexpr size_t kIdentityFieldBytes = sizeof(ImageIdentityFields::kernel_release);
-
 size_t DivideRoundingUp(size_t n, size_t d) { return (n + d - 1) / d; }
 
 
