@@ -21,6 +21,7 @@ export function readPassphrase(source: PassphraseSource): Buffer {
   }
   return stripNewline(bytes, from);
 }
+
 /** A passphrase being set: typed twice at a prompt, so a typo cannot lock the user out. */
 export function readNewPassphrase(source: PassphraseSource): Buffer {
   const first = readPassphrase(source);
