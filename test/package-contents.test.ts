@@ -55,6 +55,11 @@ describe('the packed package', () => {
     expect(outside).toEqual([]);
   });
 
+  test('holds no build-time generator (native/image_layout.h ships already generated)', () => {
+    expect(files.filter((path) => path.includes('layout-cpp'))).toEqual([]);
+    expect(files).toContain('native/image_layout.h');
+  });
+
   test('holds no source maps and no TypeScript sources besides declarations', () => {
     expect(files.filter((path) => path.endsWith('.map'))).toEqual([]);
     expect(files.filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'))).toEqual([]);
