@@ -98,9 +98,10 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 class UsageError extends Error {}
 
 /** The flags over the config file's settings (/etc/hiberkit.conf, or DIR/etc/hiberkit.conf with --emulate). */
-function settingsFrom(values: Values): Settings {
+function settingsFrom(values: Values, { configMayBeMissing = false } = {}): Settings {
   const paths = machinePaths(values.emulate);
-  const settings: Settings = loadConfig(values.config, paths.configFile);
+  const missing = configMayBeMissing && values.config !== undefined && !existsSync(values.config);
+  const settings: Settings = missing ? {} : loadConfig(values.config, paths.configFile);
   for (const flag of SETTING_FLAGS) {
     const value = values[flag];
     if (typeof value === 'string') {
@@ -124,9 +125,6 @@ function sizeFlag(values: Values, flag: 'memory' | 'swap'): number | undefined {
     throw new UsageError(`--${flag}: ${(err as Error).message}`);
   }
 }
-
-/** An empty config file. */
-const DEV_NULL = '/dev/null';
 
 const say = (message: string) => process.stdout.write(`hiberkit: ${message}\n`);
 
@@ -181,7 +179,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
     const paths = machinePaths(values.emulate);
     const dir = values.out ?? paths.keyDirectory;
     // keygen creates the config file it is pointed at when there is none yet.
-    const settings = settingsFrom(values.config !== undefined && !existsSync(values.config) ? { ...values, config: DEV_NULL } : values);
+    const settings = settingsFrom(values, { configMayBeMissing: true });
     const { secretPath, publicPath, signingPath } = writeKeyFiles(dir, settings, values.force ?? false);
     say(`wrote ${secretPath} (private, sealed with your passphrase), ${publicPath} and ${signingPath} (signs images; root-only, keep it out of the initramfs)`);
     // Persistent, so that resume refuses a plain image in place of an encrypted one.
