@@ -152,6 +152,7 @@ export type HiberkitErrorCode =
   | 'HIBERNATION_DISABLED'
   | 'UNSUPPORTED_PAGE_SIZE'
   | 'NATIVE_UNAVAILABLE'
+  | 'NO_RESUME_PROGRAM'
   // Swap and where the image goes.
   | 'NO_SWAP'
   | 'NOT_ACTIVE_SWAP'
