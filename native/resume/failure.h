@@ -14,4 +14,8 @@ struct Failure {
   std::string message;
 };
 
+// Why a system call failed, for a message that already names the file: "no such file or
+// directory (ENOENT)", as reasonOf() in lib/describe-error.ts words Node's errors.
+std::string SystemReason(int errnum);
+
 }  // namespace hiberkit_resume
