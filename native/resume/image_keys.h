@@ -31,9 +31,10 @@ enum class KeyKind { Passphrase, PublicKey };
 // The word the TypeScript uses for a kind ("passphrase", "public-key"): messages and `--encrypt`.
 const char* KeyKindName(KeyKind kind);
 
-// What the image's key block (kKeyBlockBytes) says it is sealed with. Throws Failure IMAGE_CORRUPT
-// (no "HKKB" magic or not version 1) or UNSUPPORTED_VERSION (an unknown kind), as keyBlockKind.
-KeyKind KeyBlockKind(const uint8_t* keyBlock);
+// What a key block says it is sealed with. Throws Failure IMAGE_CORRUPT (shorter than
+// kKeyBlockBytes, no "HKKB" magic or not version 1) or UNSUPPORTED_VERSION (an unknown kind), as
+// keyBlockKind. `length` is for the key file's block, whose length comes from its base64 text.
+KeyKind KeyBlockKind(const uint8_t* keyBlock, size_t length = kKeyBlockBytes);
 
 // Where the secret comes from: unlockerFor's view of the settings, already resolved by the caller.
 struct KeySettings {
