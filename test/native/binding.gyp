@@ -15,6 +15,7 @@
         "../../native/crc32c.cc",
         "../../native/lz4.cc",
         "../../native/image_writer.cc",
+        "../../native/image_invalidate.cc",
         "../../native/write_queue.cc",
         "../../native/image_crypto.cc"
       ],
