@@ -230,9 +230,14 @@ int Run(const Options& options) {
   settings.MergeFrom(options.flags);
   std::string commandLine;
   ReadWholeFile(options.cmdlineFile, &commandLine);  // no /proc: no command line
-  const std::optional<ResumeLocation> location = FindResumeLocation(options.flags, ParseCommandLine(commandLine), config);
+  const std::vector<std::string> words = ParseCommandLine(commandLine);
+  if (!options.flags.resumeDevice && ResumeDisabled(words)) {
+    Progress("noresume is on the kernel command line: not resuming; the boot continues");
+    return 0;
+  }
+  const std::optional<ResumeLocation> location = FindResumeLocation(options.flags, words, config);
   if (!location) {
-    Progress("no hibernation image: no resume device configured (noresume, or none of resume=, --resume-device, resume-device in the config)");
+    Progress("no hibernation image: no resume device configured (resume=, --resume-device or resume-device in the config file)");
     return 0;
   }
   const std::string device = ResolveBlockDevice(location->deviceSpec);

@@ -75,11 +75,14 @@ std::vector<std::string> ParseCommandLine(const std::string& text) {
   }
 }
 
+bool ResumeDisabled(const std::vector<std::string>& commandLine) {
+  const std::vector<std::string> parameters = KernelParameters(commandLine);
+  return std::find(parameters.begin(), parameters.end(), "noresume") != parameters.end();
+}
+
 std::optional<ResumeLocation> FindResumeLocation(const Settings& flags, const std::vector<std::string>& commandLine,
                                                  const Settings& config) {
   if (flags.resumeDevice) return ResumeLocation{*flags.resumeDevice, flags.resumeOffset.value_or(0)};
-  const std::vector<std::string> parameters = KernelParameters(commandLine);
-  if (std::find(parameters.begin(), parameters.end(), "noresume") != parameters.end()) return std::nullopt;
   const auto kernelDevice = CommandLineValue(commandLine, "resume");
   if (kernelDevice && !kernelDevice->empty()) {
     return ResumeLocation{*kernelDevice, flags.resumeOffset.value_or(ResumeOffset(commandLine))};

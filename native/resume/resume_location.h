@@ -20,8 +20,11 @@ struct ResumeLocation {
   uint64_t resumePage;
 };
 
-// Nothing when no layer names a device, or when `noresume` is on the command line and no flag
-// names one.
+// `noresume` on the kernel command line (before a `--`).
+bool ResumeDisabled(const std::vector<std::string>& commandLine);
+
+// Nothing when no layer names a device. A flag naming one wins over `noresume` (ResumeDisabled),
+// which the caller checks first otherwise.
 std::optional<ResumeLocation> FindResumeLocation(const Settings& flags, const std::vector<std::string>& commandLine,
                                                  const Settings& config);
 
