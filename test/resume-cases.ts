@@ -6,7 +6,7 @@
  * and changes what the case is about: a damaged byte, another kernel, a key file gone, a setting.
  * test/resume-parity.test.ts runs both implementations on copies of each disk.
  */
-import { mkdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { crc32c } from '../lib/codec/index.js';
@@ -115,12 +115,16 @@ async function passphraseImage(context: CaseContext): Promise<PreparedCase> {
   return hibernated(machine, { passphraseFile: context.secretFile(PASSPHRASE) });
 }
 
-/** A public-key image, signed, after keygen on the machine (encrypt = public-key, DIR/etc/hiberkit/key). */
-async function publicKeyImage(context: CaseContext): Promise<PreparedCase> {
+/**
+ * A public-key image after keygen on the machine (encrypt = public-key, DIR/etc/hiberkit/key),
+ * signed with the machine's sign.key; `forge` changes the key files hibernate then uses.
+ */
+async function publicKeyImage(context: CaseContext, forge: (keyDirectory: string) => void = () => {}): Promise<PreparedCase> {
   const machine = context.machine();
   const paths = machinePaths(machine.dir);
   writeKeyFiles(paths.keyDirectory, { passphraseFile: context.secretFile(PASSPHRASE) }, false);
   configure(machine.dir, { encrypt: 'public-key' });
+  forge(paths.keyDirectory);
   return hibernated(machine);
 }
 
@@ -283,6 +287,28 @@ export const RESUME_CASES: ResumeCase[] = [
     prepare: publicKeyImage,
     run: { flags: true, passphrase: WRONG_PASSPHRASE, onBadPassphrase: 'discard', keys: true },
     expected: { outcome: 'WRONG_PASSPHRASE', disk: 'discarded' },
+  },
+  {
+    name: 'a public-key image made with the public key alone, unsigned (forged)',
+    // key.pub rewritten as an old v1 key: hibernate then signs nothing.
+    prepare: (context) =>
+      publicKeyImage(context, (keys) => {
+        const file = join(keys, 'key.pub');
+        writeFileSync(file, readFileSync(file, 'utf8').replace('hiberkit-public-key-v2:', 'hiberkit-public-key-v1:'));
+      }),
+    run: { flags: true, passphrase: PASSPHRASE, keys: true },
+    expected: { outcome: 'IMAGE_FORGED', disk: 'discarded' },
+  },
+  {
+    name: 'a public-key image signed with someone else\'s signing key (forged)',
+    prepare: (context) =>
+      publicKeyImage(context, (keys) => {
+        const attacker = join(keys, 'attacker');
+        writeKeyFiles(attacker, { passphraseFile: context.secretFile('attacker passphrase') }, false);
+        copyFileSync(join(attacker, 'sign.key'), join(keys, 'sign.key'));
+      }),
+    run: { flags: true, passphrase: PASSPHRASE, keys: true },
+    expected: { outcome: 'IMAGE_FORGED', disk: 'discarded' },
   },
   {
     name: 'a public-key image whose private key file is missing: kept',

@@ -13,13 +13,6 @@
 namespace hiberkit_resume {
 namespace {
 
-std::string Trim(const std::string& text) {
-  const char* blanks = " \t\r\n\v\f";
-  const size_t first = text.find_first_not_of(blanks);
-  if (first == std::string::npos) return "";
-  return text.substr(first, text.find_last_not_of(blanks) - first + 1);
-}
-
 // parseCount: digits only.
 uint64_t Count(const std::string& value, const char* what) {
   if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos || value.size() > 15) {
@@ -69,7 +62,7 @@ void Settings::MergeFrom(const Settings& over) {
 }
 
 void ApplySetting(Settings& settings, const std::string& name, const std::string& raw) {
-  const std::string value = Trim(raw);
+  const std::string value = Trimmed(raw);
   if (name == "resume-device") {
     settings.resumeDevice = value;
   } else if (name == "resume-offset") {
@@ -111,12 +104,12 @@ Settings ParseConfig(const std::string& text, const std::string& source) {
   std::istringstream lines(text);
   std::string raw;
   for (size_t number = 1; std::getline(lines, raw); number++) {
-    const std::string line = Trim(raw.substr(0, raw.find('#')));
+    const std::string line = Trimmed(raw.substr(0, raw.find('#')));
     if (line.empty()) continue;
     try {
       const size_t eq = line.find('=');
       if (eq == std::string::npos) throw std::invalid_argument("expected \"key = value\"");
-      const std::string name = Trim(line.substr(0, eq));
+      const std::string name = Trimmed(line.substr(0, eq));
       ApplySetting(settings, name, line.substr(eq + 1));
       const auto earlier = lineOf.find(name);
       if (earlier != lineOf.end()) {

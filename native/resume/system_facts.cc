@@ -24,13 +24,6 @@ namespace hiberkit_resume {
 using hiberkit::RetryOnEintr;
 namespace {
 
-std::string Trimmed(const std::string& text) {
-  const char* blanks = " \t\r\n\v\f";
-  const size_t first = text.find_first_not_of(blanks);
-  if (first == std::string::npos) return "";
-  return text.substr(first, text.find_last_not_of(blanks) - first + 1);
-}
-
 // The file's text, or "" when it cannot be read (absent kernel feature, not root).
 std::string TextOf(const std::string& path) {
   std::string text;
@@ -127,6 +120,13 @@ std::string NodeByIdentifier(const std::string& kind, const std::string& value) 
 }
 
 }  // namespace
+
+std::string Trimmed(const std::string& text) {
+  const char* blanks = " \t\r\n\v\f";
+  const size_t first = text.find_first_not_of(blanks);
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(blanks) - first + 1);
+}
 
 int ReadWholeFile(const std::string& path, std::string* text) {
   const int fd = RetryOnEintr([&] { return open(path.c_str(), O_RDONLY | O_CLOEXEC); });

@@ -7,6 +7,9 @@
 
 namespace hiberkit_resume {
 
+// `text` without its leading and trailing blanks (JavaScript's trim(), for ASCII).
+std::string Trimmed(const std::string& text);
+
 // Reads all of `path` into `text`: 0, or the errno value of the failure.
 int ReadWholeFile(const std::string& path, std::string* text);
 
