@@ -205,8 +205,9 @@ int main(int argc, char** argv) {
   try {
     printf("%s\n", Run(argv[1], std::vector<std::string>(argv + 2, argv + argc)).c_str());
   } catch (const Failure& failure) {
-    printf("{\"code\":%s,\"message\":%s,\"progress\":[%s]}\n", Json(failure.code).c_str(), Json(failure.message).c_str(),
-           g_progress.c_str());
+    // unlock reports its progress lines with either answer.
+    const std::string progress = strcmp(argv[1], "unlock") == 0 ? ",\"progress\":[" + g_progress + "]" : "";
+    printf("{\"code\":%s,\"message\":%s%s}\n", Json(failure.code).c_str(), Json(failure.message).c_str(), progress.c_str());
   } catch (const Usage& usage) {
     fprintf(stderr, "hiberkit_keys_probe: %s\n", usage.problem.c_str());
     return 2;
