@@ -63,8 +63,8 @@ async function typescriptUnlock(block: Uint8Array, keys: KeySettings): Promise<O
     const { dataKey, verifyKey } = await unlock(block, keyBlockKind(block));
     return { dataKey: hex(dataKey), verifyKey: verifyKey ? hex(verifyKey) : null, progress };
   } catch (err) {
-    if (!(err instanceof HiberkitError)) throw err;
-    return { code: err.code, progress };
+    // What lib/resume.ts makes of an error that is not hiberkit's own (libcrypto refused): RESUME_FAILED.
+    return { code: err instanceof HiberkitError ? err.code : 'RESUME_FAILED', progress };
   }
 }
 
@@ -152,6 +152,8 @@ describe('key blocks sealed with a passphrase (lib/crypto/keys.ts)', () => {
     ['r, to zero', 'IMAGE_CORRUPT', (b: Buffer) => (b[9] = 0)],
     ['p, to 5 at the highest N allowed', 'IMAGE_CORRUPT', (b: Buffer) => ((b[8] = 20), (b[10] = 5))],
     ['logN, to another sane cost (authenticated)', 'WRONG_PASSPHRASE', (b: Buffer) => (b[8] = 13)],
+    // Within the work allowed, but N >= 2^(16 r), which scrypt itself refuses: not the image's fault.
+    ['r, to a cost libcrypto refuses', 'RESUME_FAILED', (b: Buffer) => ((b[8] = 17), (b[9] = 1))],
     ['the salt', 'WRONG_PASSPHRASE', (b: Buffer) => (b[12]! ^= 0x80)],
     ['the nonce', 'WRONG_PASSPHRASE', (b: Buffer) => (b[48]! ^= 1)],
     ['the sealed key', 'WRONG_PASSPHRASE', (b: Buffer) => (b[70]! ^= 1)],
