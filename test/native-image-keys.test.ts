@@ -114,6 +114,12 @@ describe('key blocks sealed with a passphrase (lib/crypto/keys.ts)', () => {
     expect(await unlockBoth(unicode, { passphraseFile: file(passphrase.trim()) })).toMatchObject({ code: 'WRONG_PASSPHRASE' });
   });
 
+  test('a passphrase from a descriptor opens it too; a passphrase file, when also given, comes first (passphraseSource)', () => {
+    expect(probe(['unlock', hex(block), '--passphrase-fd', '0'], `${PASSPHRASE}\n`)).toMatchObject({ dataKey: hex(dataKey) });
+    expect(probe(['unlock', hex(block), '--passphrase-fd', '0', '--passphrase-file', file(PASSPHRASE)], 'not it\n')).toMatchObject({ dataKey: hex(dataKey) });
+    expect(probe(['unlock', hex(block), '--passphrase-fd', '0'], 'not it\n')).toMatchObject({ code: 'WRONG_PASSPHRASE', progress: [] });
+  });
+
   test('a machine that seals to a public key refuses a passphrase image before asking (WRONG_KEY)', async () => {
     const outcome = await unlockBoth(block, { passphraseFile: join(dir, 'never-read'), encrypt: 'public-key' });
     expect(outcome).toMatchObject({ code: 'WRONG_KEY' });
