@@ -7,6 +7,10 @@
 //   lib/image/security.ts     chunk opening (AES-256-GCM) and the header MAC (GMAC)
 // Everything here uses the system libcrypto (OpenSSL 3). Secrets live in fixed arrays the caller
 // wipes with Wipe() when done; nothing here keeps a copy.
+//
+// Built from failure.cc crypto.cc sealed_key.cc key_files.cc image_security.cc image_keys.cc
+// passphrase.cc, linked with -lcrypto and compiled against the system's OpenSSL headers (not
+// node's). test/native-image-keys.test.ts checks all of it against the TypeScript.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +32,8 @@ constexpr size_t kChunkTagBytes = hiberkit::kChunkTagBytes;  // 16
 
 enum class KeyKind { Passphrase, PublicKey };
 
-// The word the TypeScript uses for a kind ("passphrase", "public-key"): messages and `--encrypt`.
+// The word the TypeScript uses for a kind ("passphrase", "public-key"), in messages and in the
+// `encrypt` setting.
 const char* KeyKindName(KeyKind kind);
 
 // What a key block says it is sealed with. Throws Failure IMAGE_CORRUPT (shorter than
@@ -63,8 +68,10 @@ struct UnlockedKey {
 // then the key block opened with it, or with the private key it opens. Throws Failure WRONG_KEY,
 // WRONG_PASSPHRASE, NO_PASSPHRASE, BAD_KEY_FILE, IMAGE_CORRUPT (an unreasonable scrypt cost, a
 // nonzero tail) as the TypeScript does, or RESUME_FAILED when libcrypto itself fails (no memory
-// for scrypt). `progress` gets whole lines without a newline (warnings, the tries left).
-// The caller wipes the result.
+// for scrypt). `progress` (never null) gets whole lines without a newline (warnings, the tries
+// left). The caller wipes the result. The one wording that differs from the TypeScript: a kind
+// other than `expected` is retried with `encrypt = KIND` in the configuration (hiberkit-resume has
+// no --encrypt flag).
 UnlockedKey UnlockDataKey(const uint8_t* keyBlock, KeyKind kind, const KeySettings& settings,
                           void (*progress)(const char* line));
 

@@ -18,7 +18,7 @@ constexpr char kVerifyPrefix[] = "hiberkit-verify-key-v2:";
 // Length in bytes of the JavaScript white space (what String.prototype.trim() removes) that
 // starts `text`, which holds `length` bytes of UTF-8; 0 when none does.
 size_t WhiteSpaceAt(const char* text, size_t length) {
-  const auto byte = [&](size_t i) { return i < length ? static_cast<unsigned char>(text[i]) : 0; };
+  const auto byte = [&](size_t i) -> unsigned char { return i < length ? static_cast<unsigned char>(text[i]) : 0; };
   const unsigned char first = byte(0);
   if (first == ' ' || (first >= '\t' && first <= '\r')) return 1;
   if (first == 0xc2 && byte(1) == 0xa0) return 2;                      // U+00A0

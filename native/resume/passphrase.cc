@@ -49,6 +49,7 @@ void SecretBytes::Append(const uint8_t* bytes, size_t length) {
 }
 
 void SecretBytes::Truncate(size_t length) {
+  if (length >= size_) return;
   Wipe(bytes_ + length, size_ - length);
   size_ = length;
 }

@@ -112,8 +112,12 @@ std::string Unlock(const std::vector<std::string>& args) {
     else if (option == "--passphrase-fd") settings.passphraseFd = std::stoi(value);
     else if (option == "--secret-key") settings.secretKeyFile = value;
     else if (option == "--tries") settings.tries = std::stoi(value);
-    else if (option == "--expected") settings.hasExpected = true, settings.expected = ParseKind(value);
-    else throw Usage{"unknown option " + option};
+    else if (option == "--expected") {
+      settings.hasExpected = true;
+      settings.expected = ParseKind(value);
+    } else {
+      throw Usage{"unknown option " + option};
+    }
   }
   const KeyKind kind = hiberkit_resume::KeyBlockKind(block.data());
   hiberkit_resume::UnlockedKey unlocked = hiberkit_resume::UnlockDataKey(block.data(), kind, settings, CollectProgress);
@@ -140,10 +144,19 @@ std::string SecretKeyFile(const std::vector<std::string>& args) {
 std::string Passphrase(const std::vector<std::string>& args) {
   if (args.size() != 2) throw Usage{"passphrase (--file F | --fd N | --prompt TEXT)"};
   hiberkit_resume::PassphraseSource source;
-  if (args[0] == "--file") source.kind = hiberkit_resume::PassphraseSource::Kind::File, source.file = args[1];
-  else if (args[0] == "--fd") source.kind = hiberkit_resume::PassphraseSource::Kind::Fd, source.fd = std::stoi(args[1]);
-  else if (args[0] == "--prompt") source.kind = hiberkit_resume::PassphraseSource::Kind::Prompt, source.prompt = args[1];
-  else throw Usage{"unknown passphrase source " + args[0]};
+  using Kind = hiberkit_resume::PassphraseSource::Kind;
+  if (args[0] == "--file") {
+    source.kind = Kind::File;
+    source.file = args[1];
+  } else if (args[0] == "--fd") {
+    source.kind = Kind::Fd;
+    source.fd = std::stoi(args[1]);
+  } else if (args[0] == "--prompt") {
+    source.kind = Kind::Prompt;
+    source.prompt = args[1];
+  } else {
+    throw Usage{"unknown passphrase source " + args[0]};
+  }
   // The process id first, so that a test can signal the prompt.
   printf("{\"pid\":%d}\n", static_cast<int>(getpid()));
   fflush(stdout);
@@ -205,8 +218,9 @@ int main(int argc, char** argv) {
   try {
     printf("%s\n", Run(argv[1], std::vector<std::string>(argv + 2, argv + argc)).c_str());
   } catch (const Failure& failure) {
-    printf("{\"code\":%s,\"message\":%s,\"progress\":[%s]}\n", Json(failure.code).c_str(), Json(failure.message).c_str(),
-           g_progress.c_str());
+    // unlock reports its progress lines with either answer.
+    const std::string progress = strcmp(argv[1], "unlock") == 0 ? ",\"progress\":[" + g_progress + "]" : "";
+    printf("{\"code\":%s,\"message\":%s%s}\n", Json(failure.code).c_str(), Json(failure.message).c_str(), progress.c_str());
   } catch (const Usage& usage) {
     fprintf(stderr, "hiberkit_keys_probe: %s\n", usage.problem.c_str());
     return 2;
