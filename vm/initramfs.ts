@@ -4,7 +4,8 @@
  *   - busybox and its applet links, and the host tools busybox cannot replace (util-linux swap
  *     tools and blkid, mkfs.ext4), each with the libraries `ldd` lists, at their host paths;
  *   - the host's node binary, unmodified, with its libraries;
- *   - the built package under /hk/pkg (dist/, the addon, package.json, runtime dependencies);
+ *   - the built package under /hk/pkg (dist/, the addon, package.json, runtime dependencies) and
+ *     hiberkit-resume, the native resume program (on the PATH too);
  *   - the kernel modules the VM needs (virtio disk, fw_cfg) and /hk/modules, their load order;
  *   - /init (guest/init.sh), /hk/lib.sh and the shell scenarios under /hk/scenarios.
  *
@@ -34,6 +35,7 @@ const BUILD_ONLY_DEPENDENCIES = new Set(['node-addon-api']);
 /** Where the package lives in the guest. */
 const GUEST_PACKAGE_DIR = '/hk/pkg';
 export const ADDON_PATH = join(REPO_ROOT, 'build', 'Release', 'hiberkit.node');
+const RESUME_PROGRAM_PATH = join(REPO_ROOT, 'build', 'Release', 'hiberkit-resume');
 
 export interface Initramfs {
   path: string;
@@ -179,6 +181,13 @@ function addPackage(list: EntryList): void {
   if (existsSync(ADDON_PATH)) {
     list.add({ type: 'file', path: posix.join(GUEST_PACKAGE_DIR, 'build', 'Release', 'hiberkit.node'), source: ADDON_PATH });
     for (const library of sharedLibraries(ADDON_PATH)) list.addElf(library);
+  }
+  // Like the addon: where lib/native/resume-program.ts looks for it, with the libraries it loads (libcrypto).
+  if (existsSync(RESUME_PROGRAM_PATH)) {
+    const guestPath = posix.join(GUEST_PACKAGE_DIR, 'build', 'Release', 'hiberkit-resume');
+    list.add({ type: 'file', path: guestPath, source: RESUME_PROGRAM_PATH, mode: 0o755 });
+    for (const library of sharedLibraries(RESUME_PROGRAM_PATH)) list.addElf(library);
+    list.add({ type: 'symlink', path: 'usr/local/bin/hiberkit-resume', target: guestPath });
   }
   for (const dir of runtimePackageDirs()) list.addTree(dir, posix.join(GUEST_PACKAGE_DIR, relative(REPO_ROOT, dir)));
   const cli = Buffer.from(`#!/bin/sh\nexec node ${GUEST_PACKAGE_DIR}/dist/lib/cli.js "$@"\n`);

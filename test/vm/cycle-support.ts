@@ -83,9 +83,9 @@ export function report<T extends { phase: string }>(boot: BootResult, phase: T['
   return found[0]!;
 }
 
-/** The console lines `hiberkit` itself printed ("hiberkit: ..."), in order. */
+/** The console lines `hiberkit` and hiberkit-resume printed ("hiberkit: ...", "hiberkit-resume: ..."), in order. */
 export function hiberkitLines(boot: BootResult): string[] {
-  return consoleLines(boot).filter((line) => line.startsWith('hiberkit: '));
+  return consoleLines(boot).filter((line) => /^hiberkit(-resume)?: /.test(line));
 }
 
 function consoleLines(boot: BootResult): string[] {
@@ -180,7 +180,7 @@ export function cycleTimes(hibernateBoot: BootResult, resumeBoot: BootResult, cy
   const start = resumeBoot.lines.find((l) => l.kind === 'STAMP' && l.payload.startsWith('resume-start '));
   const lines = consoleLines(resumeBoot);
   const startAt = start ? start.lineNo - 1 : -1;
-  const loadedAt = lines.findIndex((line, i) => i > startAt && line.startsWith('hiberkit: loaded and verified '));
+  const loadedAt = lines.findIndex((line, i) => i > startAt && /^hiberkit(-resume)?: loaded and verified /.test(line));
   const resumedAt = resumedLineIndex(resumeBoot, cycle);
   const between = (from: number, to: number): number => (from >= 0 && to >= 0 ? resumeBoot.lineTimesMs[to]! - resumeBoot.lineTimesMs[from]! : NaN);
   return {
@@ -207,9 +207,10 @@ export function formatTimes(label: string, t: CycleTimes): string {
 }
 
 /**
- * A refused resume: `hiberkit resume` exited non-zero with a message saying the image was not
- * restored, the swap signature is back (SWAPSPACE2), swapon took the device, and the boot went
- * on (the scenario ended normally). Returns hiberkit's message about this device.
+ * A refused resume: `hiberkit resume` (or hiberkit-resume, whose one line also names the code)
+ * exited non-zero with a message saying the image was not restored, the swap signature is back
+ * (SWAPSPACE2), swapon took the device, and the boot went on (the scenario ended normally).
+ * Returns the message about this device.
  * `swapon: false` is for a device smaller than its own swap header says, which the kernel's
  * swapon refuses (EINVAL) whatever its signature.
  */
@@ -221,10 +222,15 @@ export function expectRefused(boot: BootResult, name: string, expected: { swapon
   expect(refused!.status, context).not.toBe(0);
   expect(refused!.signature, context).toBe('SWAPSPACE2');
   expect(refused!.swapon, `swapon ${refused!.device}; ${context}`).toBe(expected.swapon);
-  const message = hiberkitLines(boot).find((line) => line.startsWith(`hiberkit: the image on ${refused!.device} was not restored: `));
+  const message = hiberkitLines(boot).find((line) => line.replace(/^hiberkit-resume: [A-Z_]+: /, 'hiberkit: ').startsWith(`hiberkit: the image on ${refused!.device} was not restored: `));
   expect(message, `no "not restored" message for ${refused!.device}; ${context}`).toBeDefined();
   expect(message).toContain('It was discarded and the swap signature put back; the boot continues normally.');
   return message!;
+}
+
+/** Why a refusal message says the image was not restored, whichever implementation printed it. */
+export function refusalReason(message: string): string {
+  return message.replace(/^.*? was not restored: /, '');
 }
 
 // ---------------------------------------------------------------------------------------------

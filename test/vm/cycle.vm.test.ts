@@ -7,8 +7,11 @@
  *
  * Boots are shared where the scenario allows: the swap partition's first boot also checks
  * `hiberkit resume` with no image, and copies of its hibernated disk, damaged on the host, are
- * refused together in one further boot.
+ * refused by both resume implementations (`hiberkit resume` and hiberkit-resume, each on its own
+ * copy), which must give the same reason and leave the same bytes. The swap file cycle resumes
+ * through hiberkit-resume, as an initramfs would.
  */
+import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, test } from 'vitest';
 
 import {
@@ -23,6 +26,7 @@ import {
   formatTimes,
   hiberkitLines,
   locateImage,
+  refusalReason,
   report,
   reports,
   resumePageOf,
@@ -36,8 +40,9 @@ describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
   let swap: string;
   let first: BootResult;
   let before: StateReport;
-  /** Copies of the hibernated disk, damaged by the host before the refusal boot. */
+  /** Copies of the hibernated disk, damaged by the host before the refusal boots: a pair of each, one per implementation. */
   let damaged: { chunk: string; header: string; truncated: string; chunkIndex: number };
+  let native: { chunk: string; header: string; truncated: string };
 
   beforeAll(async () => {
     swap = createDisk('cycle-partition.img', SWAP_MB);
@@ -52,6 +57,11 @@ describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
     corruptHeader(header, 0);
     truncateImage(truncated, 0);
     damaged = { chunk, header, truncated, chunkIndex };
+    native = {
+      chunk: copyDisk(chunk, 'cycle-damaged-chunk-native.img'),
+      header: copyDisk(header, 'cycle-damaged-header-native.img'),
+      truncated: copyDisk(truncated, 'cycle-damaged-truncated-native.img'),
+    };
   });
 
   test('resume with no image: exit 0 at once with "no hibernation image", and the boot continues', () => {
@@ -84,29 +94,41 @@ describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
     console.log(formatTimes('partition cycle', cycleTimes(first, second, 1)));
   });
 
-  describe('a damaged or truncated image is refused (a damaged chunk part way through the upload); swap is usable and the boot goes on', () => {
+  describe('a damaged or truncated image is refused (a damaged chunk part way through the upload) by both implementations alike; swap is usable and the boot goes on', () => {
     let chunkRefusal: BootResult;
+    let nativeChunkRefusal: BootResult;
     let refusal: BootResult;
 
     beforeAll(async () => {
-      [chunkRefusal, refusal] = await Promise.all([
+      [chunkRefusal, nativeChunkRefusal, refusal] = await Promise.all([
         // Chunks go to /dev/snapshot as they pass their checks, and the kernel checks the image's
-        // header page against this machine first: this boot has the very disks of the hibernating
+        // header page against this machine first: these boots have the very disks of the hibernating
         // one, since the firmware's memory map (which the kernel compares) depends on them.
         bootCycleVm({ scenario: 'cycle-refused', disks: [{ path: damaged.chunk }], cmdline: ['hk.devices=/dev/vda'] }),
+        bootCycleVm({ scenario: 'cycle-refused', disks: [{ path: native.chunk }], cmdline: ['hk.devices=/dev/vda', 'hk.native=/dev/vda'] }),
+        // Refused before anything is uploaded: the other disks do not matter.
         bootCycleVm({
           scenario: 'cycle-refused',
-          disks: [{ path: damaged.header }, { path: damaged.truncated }],
-          cmdline: ['hk.devices=/dev/vda,/dev/vdb'],
+          disks: [{ path: damaged.header }, { path: damaged.truncated }, { path: native.header }, { path: native.truncated }],
+          cmdline: ['hk.devices=/dev/vda,/dev/vdb,/dev/vdc,/dev/vdd', 'hk.native=/dev/vdc,/dev/vdd'],
         }),
       ]);
     });
+
+    /** Both refusals give the same reason, and the two copies of the disk end byte-identical. */
+    function expectSameRefusal(message: string, nativeMessage: string, disk: string, nativeDisk: string): void {
+      expect(nativeMessage).toMatch(/^hiberkit-resume: [A-Z_]+: the image on \/dev\/vd[a-d] was not restored: /);
+      expect(refusalReason(nativeMessage).replace(/\/dev\/vd[a-d]/g, 'DEV')).toBe(refusalReason(message).replace(/\/dev\/vd[a-d]/g, 'DEV'));
+      // cmp exits 0 only for identical files.
+      execFileSync('cmp', ['--silent', disk, nativeDisk]);
+    }
 
     test('a byte flipped inside the chunk data', () => {
       const message = expectRefused(chunkRefusal, 'vda');
       expect(message).toContain(`chunk ${damaged.chunkIndex} `);
       expect(message).toContain('fails its payload CRC');
       expect(resumePageOf(damaged.chunk).signature).toBe('SWAPSPACE2');
+      expectSameRefusal(message, expectRefused(nativeChunkRefusal, 'vda'), damaged.chunk, native.chunk);
       console.log(`damaged chunk: ${message}`);
     });
 
@@ -114,6 +136,7 @@ describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
       const message = expectRefused(refusal, 'vda');
       expect(message).toMatch(/header/);
       expect(resumePageOf(damaged.header).signature).toBe('SWAPSPACE2');
+      expectSameRefusal(message, expectRefused(refusal, 'vdc'), damaged.header, native.header);
       console.log(`damaged header: ${message}`);
     });
 
@@ -122,13 +145,14 @@ describe('hiberkit CLI on a swap partition (/dev/vda)', () => {
       const message = expectRefused(refusal, 'vdb', { swapon: false });
       expect(message).toMatch(/past the end|cut short/);
       expect(resumePageOf(damaged.truncated).signature).toBe('SWAPSPACE2');
+      expectSameRefusal(message, expectRefused(refusal, 'vdd', { swapon: false }), damaged.truncated, native.truncated);
       console.log(`truncated image: ${message}`);
     });
   });
 });
 
 describe('hiberkit CLI on a swap file on ext4 (/dev/vdb)', () => {
-  test('boot 2 resumes from the kernel command line (resume=/dev/vdb resume_offset=N) without mounting the filesystem', async () => {
+  test('boot 2 resumes through hiberkit-resume from the kernel command line (resume=/dev/vdb resume_offset=N) without mounting the filesystem', async () => {
     const blank = createDisk('cycle-swapfile-blank.img', 16);
     const filesystem = createDisk('cycle-swapfile-ext4.img', 1024);
     const disks = [{ path: blank }, { path: filesystem }];
@@ -151,7 +175,7 @@ describe('hiberkit CLI on a swap file on ext4 (/dev/vdb)', () => {
     });
     const resumeBoot = report<{ phase: 'resume-boot'; vdbMounts: number }>(second, 'resume-boot');
     expect(resumeBoot.vdbMounts).toBe(0);
-    expect(hiberkitLines(second)).toContain('hiberkit: image found on /dev/vdb; loading it');
+    expect(hiberkitLines(second)).toContain('hiberkit-resume: image found on /dev/vdb; loading it');
     expectResumed(second, 1, report<StateReport>(first, 'before', 1), '/dev/vdb');
     expect(report(second, 'swap-file-after')).toMatchObject({ signature: 'SWAPSPACE2', swapCycle: true, filesystem: 'still-writable' });
     expect(second.scenarioExit, describeBoot(second)).toBe(0);

@@ -16,6 +16,8 @@ HOLDER_ASK=/tmp/cycle-holder-ask
 HOLDER_ANSWER=/tmp/cycle-holder-answer
 # The passphrases of the encrypted scenarios come from the kernel command line (hk.pass=...).
 CYCLE_PASS_FILE=/run/cycle-pass
+# What cycle_refused_resume runs: `hiberkit resume`, or hiberkit-resume (the native program).
+CYCLE_RESUMER="hiberkit resume"
 
 # cycle_make_state: the data file and the holder process.
 cycle_make_state() {
@@ -61,12 +63,21 @@ cycle_hibernate() {
 # cycle_resume ARGS...: `hiberkit resume ARGS` in a boot meant to resume an image. Success never
 # returns here: the hibernated session continues instead. Returning is the failure reported.
 cycle_resume() {
+  cycle_resume_with hiberkit resume "$@"
+}
+
+# cycle_resume_native ARGS...: the same with hiberkit-resume, the native program of an initramfs.
+cycle_resume_native() {
+  cycle_resume_with hiberkit-resume "$@"
+}
+
+cycle_resume_with() {
   local status
   hk_stamp resume-start
-  hiberkit resume "$@"
+  "$@"
   status=$?
   hk_result "{\"phase\":\"resume-returned\",\"status\":$status}"
-  hk_error "hiberkit resume returned ($status): no image was restored"
+  hk_error "$* returned ($status): no image was restored"
   return 1
 }
 
@@ -75,13 +86,13 @@ cycle_signature() {
   dd if="$1" bs=4096 skip="${2:-0}" count=1 2>/dev/null | tail -c 10 | tr -d '\000'
 }
 
-# cycle_refused_resume NAME DEVICE ARGS...: `hiberkit resume --resume-device DEVICE ARGS` where
+# cycle_refused_resume NAME DEVICE ARGS...: `$CYCLE_RESUMER --resume-device DEVICE ARGS` where
 # the image must be refused; then what the device looks like, and whether swapon takes it.
 cycle_refused_resume() {
   local name=$1 device=$2 status signature swapon
   shift 2
   hk_stamp "resume-$name"
-  hiberkit resume --resume-device "$device" "$@"
+  $CYCLE_RESUMER --resume-device "$device" "$@"
   status=$?
   hk_stamp "returned-$name"
   signature=$(cycle_signature "$device")

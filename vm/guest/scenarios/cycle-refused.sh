@@ -4,6 +4,7 @@
 # device swapon accepts; the boot goes on to the next one and ends normally. With hk.pass=, the
 # passphrase (for encrypted images) is handed to every call. A device written DEV:public-key is
 # resumed with the private key from the tar archive on hk.keys= (as cycle-encrypted.sh keeps it).
+# The devices of hk.native= (comma separated) are resumed by hiberkit-resume instead.
 . /hk/lib.sh
 . /hk/scenarios/cycle-common.sh
 
@@ -19,6 +20,10 @@ if [ -n "${HK_KEYS:-}" ]; then
 fi
 for entry in $(echo "$HK_DEVICES" | tr ',' ' '); do
   device=${entry%%:*}
+  case ",${HK_NATIVE:-}," in
+    *",$device,"*) CYCLE_RESUMER=hiberkit-resume ;;
+    *) CYCLE_RESUMER="hiberkit resume" ;;
+  esac
   case "$entry" in
     *:public-key) cycle_refused_resume "${device#/dev/}" "$device" "$@" --secret-key "/run/$KEYS_DIR/key" ;;
     *) cycle_refused_resume "${device#/dev/}" "$device" "$@" ;;

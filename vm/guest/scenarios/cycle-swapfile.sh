@@ -5,7 +5,8 @@
 # offset from `hiberkit swap-offset`, the state, then `hiberkit hibernate` with no flags: it picks
 # the only active swap area, the file, and the default power-off (platform).
 # Boot 2: the host boots with `resume=/dev/vdb resume_offset=N`, N read from boot 1's report;
-# `hiberkit resume` without flags takes both from there, and /dev/vdb is never mounted.
+# hiberkit-resume, the native program an initramfs runs, takes both from there without flags,
+# and /dev/vdb is never mounted.
 # Back in boot 1's session: the state, and the swap file swaps off and on again.
 . /hk/lib.sh
 . /hk/scenarios/cycle-common.sh
@@ -17,7 +18,7 @@ SWAPFILE_MB=512
 
 if [ "$HK_BOOT" != 1 ]; then
   hk_result "{\"phase\":\"resume-boot\",\"vdbMounts\":$(grep -c '^/dev/vdb ' /proc/mounts)}"
-  cycle_resume
+  cycle_resume_native
   exit 1
 fi
 
