@@ -77,6 +77,8 @@ export interface Expected {
 
 export interface ResumeCase {
   name: string;
+  /** Why the two refusals are worded differently, where they are (the code and the disk still agree). */
+  wordsDiffer?: string;
   prepare(context: CaseContext): Promise<PreparedCase>;
   run: CaseRun;
   expected: Expected;
@@ -237,6 +239,7 @@ export const RESUME_CASES: ResumeCase[] = [
   })),
   {
     name: 'the image cut short (the disk ends inside its chunk stream)',
+    wordsDiffer: 'the emulated disk keeps its configured size when its file is cut short (a read past the end of the file returns nothing), the program sees the file\'s own size',
     prepare: (context) =>
       damagedImage(context, (machine) => truncateSync(join(machine.dir, 'disks', 'vda.img'), (imageLayout(machine).extents[0]!.startPage + 100) * 4096)),
     run: BY_FLAGS,
@@ -322,6 +325,7 @@ export const RESUME_CASES: ResumeCase[] = [
   },
   {
     name: 'a passphrase image on a machine set up for public keys (wrong key kind)',
+    wordsDiffer: 'hiberkit resume suggests --encrypt, a flag the program does not take: it suggests the config setting',
     prepare: async (context) => {
       const prepared = await passphraseImage(context);
       configure(prepared.dir, { encrypt: 'public-key' });
