@@ -9,12 +9,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <ctime>
 #include <new>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "../image_invalidate.h"
 #include "failure.h"
@@ -80,8 +82,12 @@ Options ParseArguments(int argc, char** argv) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
-    bool* toggle = name == "dry-run" ? &options.dryRun : name == "quiet" ? &options.quiet : name == "help" ? &options.help
-                   : name == "version" ? &options.version : nullptr;
+    const std::pair<const char*, bool*> toggles[] = {
+        {"dry-run", &options.dryRun}, {"quiet", &options.quiet}, {"help", &options.help}, {"version", &options.version}};
+    bool* toggle = nullptr;
+    for (const auto& [flag, field] : toggles) {
+      if (name == flag) toggle = field;
+    }
     if (toggle != nullptr) {
       if (value) throw UsageError("--" + name + " takes no value");
       *toggle = true;

@@ -14,7 +14,6 @@
 #include "../retry_eintr.h"
 #include "../snapshot_ioctls.h"
 #include "failure.h"
-#include "system_facts.h"
 
 namespace hiberkit_resume {
 namespace {
@@ -39,7 +38,7 @@ uint64_t MonotonicMillis() {
 // /dev/snapshot in restore mode, written page by page with writev of one-page segments.
 class SnapshotUpload {
  public:
-  SnapshotUpload() : fd_(RetryOnEintrOpen()), lastPage_(kPageSize) {
+  SnapshotUpload() : fd_(OpenForRestore()), lastPage_(kPageSize) {
     if (fd_ < 0) throw Failure{"RESUME_FAILED", std::string("open failed on ") + kSnapshotPath + ": " + ErrnoName(errno)};
   }
   ~SnapshotUpload() {
@@ -73,7 +72,7 @@ class SnapshotUpload {
   }
 
  private:
-  static int RetryOnEintrOpen() {
+  static int OpenForRestore() {
     return hiberkit::RetryOnEintr([] { return open(kSnapshotPath, O_WRONLY | O_CLOEXEC); });
   }
 
