@@ -42,7 +42,9 @@
       "target_name": "hiberkit-resume",
       "type": "executable",
       "conditions": [
-        ["OS=='linux'", {
+        # Only where libcrypto's headers are (Debian: libssl-dev): without them the addon still
+        # builds, and resumeProgramPath() says what is missing.
+        ["OS=='linux' and '<!(echo '#include <openssl/evp.h>' | ${CXX:-c++} -E -x c++ - > /dev/null 2>&1 && echo yes || echo no)'=='yes'", {
           "sources": [
             "native/resume/main.cc",
             "native/resume/settings.cc",
@@ -72,7 +74,7 @@
           # dynamic loader (and perhaps the disk) with user space frozen.
           "ldflags": ["-Wl,-z,now"]
         }, {
-          # Elsewhere there is no /dev/snapshot to resume from: nothing to build.
+          # Elsewhere there is no /dev/snapshot to resume from, or no libcrypto to build with.
           "type": "none"
         }]
       ],
