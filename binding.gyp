@@ -71,8 +71,10 @@
           ],
           "libraries": ["-lcrypto"],
           # Bind every symbol at start: a lazy binding resolved after the freeze would enter the
-          # dynamic loader (and perhaps the disk) with user space frozen.
-          "ldflags": ["-Wl,-z,now"]
+          # dynamic loader (and perhaps the disk) with user space frozen. The C++ runtime linked
+          # in: one library less to copy into the initramfs, and a prebuild that runs where the
+          # system's libstdc++ is older than the build machine's.
+          "ldflags": ["-Wl,-z,now", "-static-libstdc++", "-static-libgcc"]
         }, {
           # Elsewhere there is no /dev/snapshot to resume from, or no libcrypto to build with.
           "type": "none"
