@@ -92,7 +92,7 @@ async function hibernated(machine: EmulatedMachine, settings: Settings = {}): Pr
 }
 
 /** A good image hibernated with this host's identity, optionally on a machine of `config`. */
-async function goodImage(context: CaseContext, config: MachineConfigInput = HOST_LIKE): Promise<PreparedCase> {
+export async function goodImage(context: Pick<CaseContext, 'machine'>, config: MachineConfigInput = HOST_LIKE): Promise<PreparedCase> {
   return hibernated(context.machine(config));
 }
 
@@ -149,7 +149,7 @@ function tamperFirstChunk(machine: EmulatedMachine): void {
 }
 
 /** A good image, then `damage` done to its disk. */
-async function damagedImage(context: CaseContext, damage: (machine: EmulatedMachine) => void, make = goodImage): Promise<PreparedCase> {
+async function damagedImage(context: CaseContext, damage: (machine: EmulatedMachine) => void, make: (context: CaseContext) => Promise<PreparedCase> = goodImage): Promise<PreparedCase> {
   const prepared = await make(context);
   damage(prepared.machine);
   return prepared;

@@ -18,8 +18,7 @@ import { HEADER } from '../lib/image/layout.js';
 import type { MachineConfig } from '../emulator/config.js';
 import { changeMachine, passphraseFileIn, useMachines } from './flows-support.js';
 import { expectSameBytes, seededRandom } from './image-support.js';
-import { HOST_LIKE, RESUME_CASES, configText, type CaseContext, type PreparedCase, type ResumeCase } from './resume-cases.js';
-import { hibernate } from '../lib/hibernate.js';
+import { HOST_LIKE, RESUME_CASES, configText, goodImage, type CaseContext, type PreparedCase, type ResumeCase } from './resume-cases.js';
 
 const machines = useMachines('resume-parity');
 const context: CaseContext = {
@@ -173,10 +172,8 @@ function rewriteHeader(disk: string, change: (header: Buffer) => void): void {
 
 describe('header fields changed with every CRC fixed: both decode the header alike (seeded)', () => {
   test('40 changes of one byte, mostly in the fields and identity strings', async () => {
-    const machine = machines.machine(HOST_LIKE);
-    const pending = hibernate({ backend: machine.backend });
-    pending.catch(() => {});
-    await machine.switchedOff(pending);
+    const { machine, pending } = await goodImage(context);
+    pending?.catch(() => {});
     const disk = diskOf(machine.dir);
     const pristine = readFileSync(disk);
     const random = seededRandom(11);

@@ -11,9 +11,8 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { resumeProgramPath } from '../lib/native/resume-program.js';
 import { packageVersion } from '../lib/package-info.js';
 import { resume } from '../lib/resume.js';
-import { hibernate } from '../lib/hibernate.js';
 import { useMachines } from './flows-support.js';
-import { HOST_LIKE } from './resume-cases.js';
+import { goodImage } from './resume-cases.js';
 
 const machines = useMachines('resume-program');
 const scratch: string[] = [];
@@ -38,12 +37,17 @@ function fileWith(name: string, text: string): string {
   return path;
 }
 
+/** A machine of this host's identity switched off with a good image on its swap partition. */
+async function hibernatedMachine() {
+  const { machine, pending } = await goodImage({ machine: (config) => machines.machine(config) });
+  // Nothing resumes it: its hibernation learns that in a later boot, which no test makes.
+  pending?.catch(() => {});
+  return machine;
+}
+
 /** A swap partition's disk (a copy of an emulated machine's) holding a good image made with this host's identity. */
 async function diskWithImage(): Promise<string> {
-  const machine = machines.machine(HOST_LIKE);
-  const pending = hibernate({ backend: machine.backend });
-  pending.catch(() => {});
-  await machine.switchedOff(pending);
+  const machine = await hibernatedMachine();
   const copy = join(tempDir(), 'vda.img');
   copyFileSync(join(machine.dir, 'disks', 'vda.img'), copy);
   return copy;
@@ -137,11 +141,7 @@ describe('hiberkit-resume: where it looks for the image', () => {
 
 describe('hiberkit resume finds the image the same way', () => {
   test('the kernel command line ranks above the config file, flags above both; noresume boots on', async () => {
-    const machine = machines.machine(HOST_LIKE);
-    const pending = hibernate({ backend: machine.backend });
-    pending.catch(() => {});
-    await machine.switchedOff(pending);
-    const booted = machines.boot(machine.dir);
+    const booted = machines.boot((await hibernatedMachine()).dir);
     // The machine's command line says resume=/dev/vda: a config file naming another disk does not count.
     expect(await resume({ backend: booted.backend, dryRun: true, configFile: { resumeDevice: '/dev/vdb' } })).toMatchObject({ status: 'image-ok', blockDevice: '/dev/vda' });
     vi.spyOn(booted.backend.system, 'commandLine').mockReturnValue(['console=ttyS0', 'resume=/dev/vda', 'noresume']);
