@@ -203,6 +203,10 @@ export type HiberkitErrorCode =
   | 'KEY_EXISTS'
   // Settings.
   | 'BAD_CONFIG'
+  // Installation (`hiberkit setup`).
+  | 'NO_INITRAMFS_GENERATOR'
+  | 'SETUP_CHANGED'
+  | 'SETUP_COMMAND_FAILED'
   // Backends, the emulator and the demo.
   | 'WRONG_BACKEND'
   | 'EMULATOR_STATE'

@@ -1,0 +1,279 @@
+// `hiberkit setup` on fake system facts, in a temporary root, with a command runner that records
+// instead of running: the plan (which area, which settings, which files, which commands, what the
+// user is told), the install and its undo (exactly what was installed goes, the user's own settings
+// stay), idempotence (a second setup changes and runs nothing), and refusals.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { HiberkitError } from '../lib/errors.js';
+import { encodeDev } from '../lib/ioctls.js';
+import { loadConfig } from '../lib/config.js';
+import type { SwapArea } from '../lib/backend.js';
+import { HOST_PATHS } from '../lib/setup/boot-script.js';
+import { DRACUT_PATHS } from '../lib/setup/dracut.js';
+import type { CommandRunner, SetupFacts } from '../lib/setup/facts.js';
+import { INITRAMFS_TOOLS_PATHS } from '../lib/setup/initramfs-tools.js';
+import { applySetup, MANIFEST_PATH, undoSetup } from '../lib/setup/install.js';
+import { MKINITCPIO_PATHS } from '../lib/setup/mkinitcpio.js';
+import { planSetup } from '../lib/setup/plan.js';
+import { SYSTEMD_PATHS } from '../lib/setup/systemd.js';
+
+const GIB = 1 << 30;
+
+const SWAP_FILE: SwapArea = { path: '/swapfile', type: 'file', sizeBytes: 2 * GIB, usedBytes: 0, priority: -2, blockDevice: '/dev/vda1', dev: encodeDev(254, 1), offsetPages: 34816 };
+const SWAP_PARTITION: SwapArea = { path: '/dev/vdb2', type: 'partition', sizeBytes: GIB / 2, usedBytes: 0, priority: -3, blockDevice: '/dev/vdb2', dev: encodeDev(254, 18), offsetPages: 0 };
+const NAMES: Record<string, string> = { 'UUID=1111-2222': '/dev/vda1', 'PARTUUID=abcd-02': '/dev/vdb2', '/dev/vdb2': '/dev/vdb2', '/dev/vda1': '/dev/vda1' };
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A root directory with /etc, /sys/power (as the kernel shows it before anything set it) and a hiberkit-resume to install. */
+function makeRoot(): string {
+  const root = mkdtempSync(join(tmpdir(), 'hiberkit-setup-root-'));
+  dirs.push(root);
+  mkdirSync(join(root, 'etc'));
+  mkdirSync(join(root, 'sys/power'), { recursive: true });
+  writeFileSync(join(root, 'sys/power/resume'), '0:0\n');
+  writeFileSync(join(root, 'sys/power/resume_offset'), '0\n');
+  writeFileSync(join(root, 'hiberkit-resume.built'), '\x7fELF the program');
+  return root;
+}
+
+function fakeFacts(root: string, overrides: Partial<SetupFacts> = {}): SetupFacts {
+  return {
+    root,
+    isPrivileged: true,
+    system: {
+      swapAreas: () => [SWAP_FILE, SWAP_PARTITION],
+      resolveBlockDevice: (spec) => {
+        const node = NAMES[spec];
+        if (!node) throw new HiberkitError('DEVICE_NOT_FOUND', `no block device has ${spec}`);
+        return node;
+      },
+      memoryBytes: () => GIB,
+    },
+    lockdown: 'none',
+    stableName: (blockDevice, type) => (type === 'file' && blockDevice === '/dev/vda1' ? 'UUID=1111-2222' : 'PARTUUID=abcd-02'),
+    generators: ['initramfs-tools'],
+    systemd: true,
+    resumeProgram: join(root, 'hiberkit-resume.built'),
+    nodePath: '/usr/bin/node',
+    cliPath: '/usr/local/lib/node_modules/hiberkit/dist/lib/cli.js',
+    ...overrides,
+  };
+}
+
+function recordingRunner(fail?: { argv0: string; output: string }): CommandRunner & { calls: string[] } {
+  const calls: string[] = [];
+  const runner = ((argv: readonly string[]) => {
+    calls.push(argv.join(' '));
+    return fail && argv[0] === fail.argv0 ? { status: 1, output: fail.output } : { status: 0, output: '' };
+  }) as CommandRunner & { calls: string[] };
+  runner.calls = calls;
+  return runner;
+}
+
+const read = (root: string, path: string) => readFileSync(join(root, path), 'utf8');
+
+/** Every file under root, relative, with the fixtures makeRoot() made left out. */
+function tree(root: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(join(root, dir))) {
+      const path = `${dir}/${name}`;
+      if (statSync(join(root, path)).isDirectory()) walk(path);
+      else found.push(path);
+    }
+  };
+  walk('');
+  return found.filter((path) => !path.startsWith('/sys/') && path !== '/hiberkit-resume.built').sort();
+}
+
+describe('the plan', () => {
+  test('takes the active swap area with the most room, by a stable name, with initramfs-tools and systemd', () => {
+    const root = makeRoot();
+    const plan = planSetup(fakeFacts(root), {});
+    expect(plan.target).toEqual({ name: 'UUID=1111-2222', offsetPages: 34816, blockDevice: '/dev/vda1', swapPath: '/swapfile', sizeBytes: 2 * GIB });
+    expect(plan.config).toEqual({ 'resume-device': 'UUID=1111-2222', 'resume-offset': '34816' });
+    expect(plan.generator).toBe('initramfs-tools');
+    expect(plan.files.map((file) => file.path)).toEqual([HOST_PATHS.program, HOST_PATHS.bootScript, INITRAMFS_TOOLS_PATHS.hook, INITRAMFS_TOOLS_PATHS.premount, SYSTEMD_PATHS.hibernateDropIn]);
+    expect(plan.files[0]!.content.toString()).toBe('\x7fELF the program');
+    expect(plan.commands).toEqual([['update-initramfs', '-u', '-k', 'all'], ['systemctl', 'daemon-reload']]);
+    expect(plan.kernelResume).toEqual({ device: '254:1', offsetPages: 34816 });
+    expect(plan.mkinitcpioHook).toBe(false);
+    expect(plan.notes).toContain('`systemctl hibernate` now goes through hiberkit; hybrid-sleep and suspend-then-hibernate keep the kernel\'s own hibernation');
+  });
+
+  test('a swap partition given by name: its PARTUUID, no offset (one left from a swap file goes), and a warning that it is smaller than RAM', () => {
+    const plan = planSetup(fakeFacts(makeRoot()), { resumeDevice: '/dev/vdb2', compress: 'none', encrypt: 'passphrase' });
+    expect(plan.config).toEqual({ 'resume-device': 'PARTUUID=abcd-02', 'resume-offset': null, compress: 'none', encrypt: 'passphrase' });
+    expect(plan.kernelResume).toEqual({ device: '254:18', offsetPages: 0 });
+    expect(plan.notes[0]).toBe(
+      "/dev/vdb2 (512 MiB) is smaller than this machine's RAM (1024 MiB): hibernation works while the image fits (compressed, and at most the kernel's image_size), and refuses before anything is frozen when it cannot; more swap makes it certain",
+    );
+  });
+
+  test('lockdown, another generator installed, no systemd: said, and no drop-in', () => {
+    const plan = planSetup(fakeFacts(makeRoot(), { lockdown: 'integrity', generators: ['dracut', 'mkinitcpio'], systemd: false }), {});
+    expect(plan.notes).toEqual(
+      expect.arrayContaining([
+        'kernel lockdown (integrity, usually Secure Boot) forbids hibernation: nothing hibernates until Secure Boot or lockdown is turned off',
+        'dracut is used for the initramfs (mkinitcpio also installed: run setup again after switching)',
+        'systemd is not running: hibernate with `hiberkit hibernate`',
+      ]),
+    );
+    expect(plan.files.map((file) => file.path)).toEqual([HOST_PATHS.program, HOST_PATHS.bootScript, DRACUT_PATHS.moduleSetup, DRACUT_PATHS.preMountHook, DRACUT_PATHS.unit]);
+    expect(plan.commands).toEqual([['dracut', '--regenerate-all', '--force']]);
+  });
+
+  test('mkinitcpio: its hooks, the unit, HOOKS edited, mkinitcpio -P', () => {
+    const plan = planSetup(fakeFacts(makeRoot(), { generators: ['mkinitcpio'] }), {});
+    expect(plan.files.map((file) => file.path)).toEqual([HOST_PATHS.program, HOST_PATHS.bootScript, MKINITCPIO_PATHS.install, MKINITCPIO_PATHS.hook, MKINITCPIO_PATHS.unit, SYSTEMD_PATHS.hibernateDropIn]);
+    expect(plan.mkinitcpioHook).toBe(true);
+    expect(plan.commands[0]).toEqual(['mkinitcpio', '-P']);
+  });
+
+  test.each([
+    ['not root', { isPrivileged: false }, {}, 'NOT_ROOT', /^setup changes the initramfs and \/etc: run it as root$/],
+    ['no initramfs generator', { generators: [] }, {}, 'NO_INITRAMFS_GENERATOR', /^no initramfs generator found \(looked for update-initramfs, dracut, mkinitcpio\)/],
+    ['a device that is not active swap', {}, { resumeDevice: '/dev/vda1' }, 'NOT_ACTIVE_SWAP', /^\/dev\/vda1 is not an active swap area/],
+    ['an unknown device', {}, { resumeDevice: 'UUID=nope' }, 'DEVICE_NOT_FOUND', /^no block device has UUID=nope$/],
+    ['an offset on a swap partition', {}, { resumeDevice: '/dev/vdb2', resumeOffset: 8 }, 'RESUME_OFFSET_ON_PARTITION', /^\/dev\/vdb2 is a swap partition/],
+    ['no swap', { system: { swapAreas: () => [], resolveBlockDevice: (s: string) => s, memoryBytes: () => GIB } }, {}, 'NO_SWAP', /^no active swap/],
+  ] as const)('refused: %s', (_what, facts, settings, code, message) => {
+    const root = makeRoot();
+    let caught: unknown;
+    try {
+      planSetup(fakeFacts(root, facts as Partial<SetupFacts>), settings);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(HiberkitError);
+    expect((caught as HiberkitError).code).toBe(code);
+    expect((caught as HiberkitError).message).toMatch(message);
+  });
+});
+
+describe('install and undo', () => {
+  const USER_CONFIG = '# my settings\nimage-size = 500M\nresume-offset = 34816   # my swap file\npower-off = shutdown\n';
+
+  test('installs the files, keeps the user\'s settings, records it all; a second setup changes and runs nothing; undo puts everything back', () => {
+    const root = makeRoot();
+    writeFileSync(join(root, 'etc/hiberkit.conf'), USER_CONFIG);
+    const facts = fakeFacts(root);
+    const runner = recordingRunner();
+
+    const first = applySetup(planSetup(facts, loadConfig(join(root, 'etc/hiberkit.conf'))), facts, runner);
+    expect(first.changes).toEqual([
+      'set resume-device = UUID=1111-2222 in /etc/hiberkit.conf',
+      `wrote ${HOST_PATHS.program}`,
+      `wrote ${HOST_PATHS.bootScript}`,
+      `wrote ${INITRAMFS_TOOLS_PATHS.hook}`,
+      `wrote ${INITRAMFS_TOOLS_PATHS.premount}`,
+      `wrote ${SYSTEMD_PATHS.hibernateDropIn}`,
+      `recorded what setup installed in ${MANIFEST_PATH}`,
+      'set /sys/power/resume to 254:1 (offset 34816) for this boot',
+    ]);
+    expect(runner.calls).toEqual(['update-initramfs -u -k all', 'systemctl daemon-reload']);
+    expect(read(root, '/etc/hiberkit.conf')).toBe(`${USER_CONFIG}resume-device = UUID=1111-2222\n`);
+    expect(loadConfig(join(root, 'etc/hiberkit.conf'))).toEqual({ imageSize: 500 << 20, resumeOffset: 34816, powerOff: 'shutdown', resumeDevice: 'UUID=1111-2222' });
+    expect(statSync(join(root, HOST_PATHS.program)).mode & 0o777).toBe(0o755);
+    expect(statSync(join(root, INITRAMFS_TOOLS_PATHS.premount)).mode & 0o777).toBe(0o755);
+    expect(statSync(join(root, SYSTEMD_PATHS.hibernateDropIn)).mode & 0o777).toBe(0o644);
+    expect(read(root, SYSTEMD_PATHS.hibernateDropIn)).toContain('ExecStart=/usr/bin/node /usr/local/lib/node_modules/hiberkit/dist/lib/cli.js hibernate --systemd\n');
+    expect(read(root, '/sys/power/resume')).toBe('254:1\n');
+    expect(read(root, '/sys/power/resume_offset')).toBe('34816\n');
+
+    const second = applySetup(planSetup(facts, loadConfig(join(root, 'etc/hiberkit.conf'))), facts, runner);
+    expect(second.changes).toEqual([]);
+    expect(runner.calls).toHaveLength(2);
+
+    const undone = undoSetup(root, runner);
+    expect(undone.changes).toEqual([
+      `removed ${HOST_PATHS.program}`,
+      `removed ${HOST_PATHS.bootScript}`,
+      `removed ${INITRAMFS_TOOLS_PATHS.hook}`,
+      `removed ${INITRAMFS_TOOLS_PATHS.premount}`,
+      `removed ${SYSTEMD_PATHS.hibernateDropIn}`,
+      'put back resume-device in /etc/hiberkit.conf as it was',
+    ]);
+    expect(runner.calls).toEqual(['update-initramfs -u -k all', 'systemctl daemon-reload', 'update-initramfs -u -k all', 'systemctl daemon-reload']);
+    expect(read(root, '/etc/hiberkit.conf')).toBe(USER_CONFIG);
+    // Nothing of setup's is left, not even the directories it made.
+    expect(tree(root)).toEqual(['/etc/hiberkit.conf']);
+    expect(existsSync(join(root, 'usr'))).toBe(false);
+    expect(existsSync(join(root, 'var'))).toBe(false);
+
+    expect(undoSetup(root, runner).changes).toEqual([]);
+    expect(runner.calls).toHaveLength(4);
+  });
+
+  test('a config file setup created goes with undo; a setting changed again by setup keeps its value from before the first setup', () => {
+    const root = makeRoot();
+    const facts = fakeFacts(root);
+    const runner = recordingRunner();
+    applySetup(planSetup(facts, {}), facts, runner);
+    expect(read(root, '/etc/hiberkit.conf')).toBe('resume-device = UUID=1111-2222\nresume-offset = 34816\n');
+    // The user moves hibernation to the partition: setup again, with a compress setting.
+    const again = applySetup(planSetup(facts, { resumeDevice: '/dev/vdb2', compress: 'none' }), facts, runner);
+    expect(again.changes[0]).toBe('set resume-device = PARTUUID=abcd-02, no resume-offset, compress = none in /etc/hiberkit.conf');
+    expect(read(root, '/etc/hiberkit.conf')).toBe('resume-device = PARTUUID=abcd-02\ncompress = none\n');
+    undoSetup(root, runner);
+    expect(tree(root)).toEqual([]);
+  });
+
+  test('mkinitcpio: HOOKS gets hiberkit and loses it on undo', () => {
+    const root = makeRoot();
+    const conf = 'MODULES=()\nHOOKS=(base udev autodetect block filesystems fsck)\n';
+    writeFileSync(join(root, 'etc/mkinitcpio.conf'), conf);
+    const facts = fakeFacts(root, { generators: ['mkinitcpio'] });
+    const runner = recordingRunner();
+    const { changes } = applySetup(planSetup(facts, {}), facts, runner);
+    expect(changes).toContain(`added hiberkit to HOOKS in ${MKINITCPIO_PATHS.config}`);
+    expect(read(root, '/etc/mkinitcpio.conf')).toBe('MODULES=()\nHOOKS=(base udev autodetect block hiberkit filesystems fsck)\n');
+    expect(runner.calls).toEqual(['mkinitcpio -P', 'systemctl daemon-reload']);
+    expect(undoSetup(root, runner).changes).toContain(`removed hiberkit from HOOKS in ${MKINITCPIO_PATHS.config}`);
+    expect(read(root, '/etc/mkinitcpio.conf')).toBe(conf);
+    expect(tree(root)).toEqual(['/etc/mkinitcpio.conf']);
+  });
+
+  test('a new hiberkit-resume (after an upgrade) is installed again and the initramfs regenerated', () => {
+    const root = makeRoot();
+    const facts = fakeFacts(root);
+    const runner = recordingRunner();
+    applySetup(planSetup(facts, {}), facts, runner);
+    writeFileSync(facts.resumeProgram, '\x7fELF a newer program');
+    expect(applySetup(planSetup(facts, {}), facts, runner).changes).toEqual([`wrote ${HOST_PATHS.program}`, `recorded what setup installed in ${MANIFEST_PATH}`]);
+    expect(read(root, HOST_PATHS.program)).toBe('\x7fELF a newer program');
+    expect(runner.calls).toHaveLength(4);
+  });
+
+  test('a config file that does not parse is refused before anything is written', () => {
+    const root = makeRoot();
+    writeFileSync(join(root, 'etc/hiberkit.conf'), 'compress = zstd\n');
+    const facts = fakeFacts(root);
+    expect(() => applySetup(planSetup(facts, {}), facts, recordingRunner())).toThrow(/hiberkit\.conf:1: "zstd" is not one of lz4, none/);
+    expect(tree(root)).toEqual(['/etc/hiberkit.conf']);
+  });
+
+  test('a failed regeneration says which command and its last line; undo still works', () => {
+    const root = makeRoot();
+    const facts = fakeFacts(root);
+    const runner = recordingRunner({ argv0: 'update-initramfs', output: 'update-initramfs: Generating /boot/initrd.img-6.12.0\nE: /etc/initramfs-tools/hooks/hiberkit failed with return 1.\n' });
+    expect(() => applySetup(planSetup(facts, {}), facts, runner)).toThrow(/^`update-initramfs -u -k all` failed \(exit 1\): E: \/etc\/initramfs-tools\/hooks\/hiberkit failed with return 1\.$/);
+    expect(existsSync(join(root, MANIFEST_PATH))).toBe(true);
+    expect(() => undoSetup(root, runner)).toThrow(/failed/);
+    expect(tree(root)).toEqual([]);
+  });
+
+  test('setup for another generator than the one installed for is refused until undone', () => {
+    const root = makeRoot();
+    const runner = recordingRunner();
+    applySetup(planSetup(fakeFacts(root), {}), fakeFacts(root), runner);
+    const dracut = fakeFacts(root, { generators: ['dracut'] });
+    expect(() => applySetup(planSetup(dracut, {}), dracut, runner)).toThrow(/^setup was done for initramfs-tools, and this system now uses dracut: run `hiberkit setup --undo` first/);
+  });
+});
