@@ -225,6 +225,11 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   async doctor(values) {
     const backend = await openBackend({ emulate: values.emulate });
     const findings = checkHibernation(backend);
+    // An emulated machine has no initramfs or systemd of its own to look at.
+    if (values.emulate === undefined) {
+      const { installationFindings } = await import('./setup/command.js');
+      findings.push(...installationFindings(backend.system));
+    }
     for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : f.warning ? 'warn' : 'FAIL'}  ${f.summary}${f.ok ? '' : `\n      fix: ${f.fix}`}\n`);
     const failed = findings.filter((f) => !f.ok && !f.warning).length;
     process.stdout.write(failed ? `${failed} problem(s): this machine cannot hibernate with hiberkit yet\n` : 'this machine can hibernate with hiberkit\n');

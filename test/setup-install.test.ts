@@ -2,95 +2,20 @@
 // instead of running: the plan (which area, which settings, which files, which commands, what the
 // user is told), the install and its undo (exactly what was installed goes, the user's own settings
 // stay), idempotence (a second setup changes and runs nothing), and refusals.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { HiberkitError } from '../lib/errors.js';
-import { encodeDev } from '../lib/ioctls.js';
 import { loadConfig } from '../lib/config.js';
-import type { SwapArea } from '../lib/backend.js';
 import { HOST_PATHS } from '../lib/setup/boot-script.js';
 import { DRACUT_PATHS } from '../lib/setup/dracut.js';
-import type { CommandRunner, SetupFacts } from '../lib/setup/facts.js';
+import type { SetupFacts } from '../lib/setup/facts.js';
 import { INITRAMFS_TOOLS_PATHS } from '../lib/setup/initramfs-tools.js';
 import { applySetup, MANIFEST_PATH, undoSetup } from '../lib/setup/install.js';
 import { MKINITCPIO_PATHS } from '../lib/setup/mkinitcpio.js';
 import { planSetup } from '../lib/setup/plan.js';
 import { SYSTEMD_PATHS } from '../lib/setup/systemd.js';
-
-const GIB = 1 << 30;
-
-const SWAP_FILE: SwapArea = { path: '/swapfile', type: 'file', sizeBytes: 2 * GIB, usedBytes: 0, priority: -2, blockDevice: '/dev/vda1', dev: encodeDev(254, 1), offsetPages: 34816 };
-const SWAP_PARTITION: SwapArea = { path: '/dev/vdb2', type: 'partition', sizeBytes: GIB / 2, usedBytes: 0, priority: -3, blockDevice: '/dev/vdb2', dev: encodeDev(254, 18), offsetPages: 0 };
-const NAMES: Record<string, string> = { 'UUID=1111-2222': '/dev/vda1', 'PARTUUID=abcd-02': '/dev/vdb2', '/dev/vdb2': '/dev/vdb2', '/dev/vda1': '/dev/vda1' };
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A root directory with /etc, /sys/power (as the kernel shows it before anything set it) and a hiberkit-resume to install. */
-function makeRoot(): string {
-  const root = mkdtempSync(join(tmpdir(), 'hiberkit-setup-root-'));
-  dirs.push(root);
-  mkdirSync(join(root, 'etc'));
-  mkdirSync(join(root, 'sys/power'), { recursive: true });
-  writeFileSync(join(root, 'sys/power/resume'), '0:0\n');
-  writeFileSync(join(root, 'sys/power/resume_offset'), '0\n');
-  writeFileSync(join(root, 'hiberkit-resume.built'), '\x7fELF the program');
-  return root;
-}
-
-function fakeFacts(root: string, overrides: Partial<SetupFacts> = {}): SetupFacts {
-  return {
-    root,
-    isPrivileged: true,
-    system: {
-      swapAreas: () => [SWAP_FILE, SWAP_PARTITION],
-      resolveBlockDevice: (spec) => {
-        const node = NAMES[spec];
-        if (!node) throw new HiberkitError('DEVICE_NOT_FOUND', `no block device has ${spec}`);
-        return node;
-      },
-      memoryBytes: () => GIB,
-    },
-    lockdown: 'none',
-    stableName: (blockDevice, type) => (type === 'file' && blockDevice === '/dev/vda1' ? 'UUID=1111-2222' : 'PARTUUID=abcd-02'),
-    generators: ['initramfs-tools'],
-    systemd: true,
-    resumeProgram: join(root, 'hiberkit-resume.built'),
-    nodePath: '/usr/bin/node',
-    cliPath: '/usr/local/lib/node_modules/hiberkit/dist/lib/cli.js',
-    ...overrides,
-  };
-}
-
-function recordingRunner(fail?: { argv0: string; output: string }): CommandRunner & { calls: string[] } {
-  const calls: string[] = [];
-  const runner = ((argv: readonly string[]) => {
-    calls.push(argv.join(' '));
-    return fail && argv[0] === fail.argv0 ? { status: 1, output: fail.output } : { status: 0, output: '' };
-  }) as CommandRunner & { calls: string[] };
-  runner.calls = calls;
-  return runner;
-}
-
-const read = (root: string, path: string) => readFileSync(join(root, path), 'utf8');
-
-/** Every file under root, relative, with the fixtures makeRoot() made left out. */
-function tree(root: string): string[] {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(join(root, dir))) {
-      const path = `${dir}/${name}`;
-      if (statSync(join(root, path)).isDirectory()) walk(path);
-      else found.push(path);
-    }
-  };
-  walk('');
-  return found.filter((path) => !path.startsWith('/sys/') && path !== '/hiberkit-resume.built').sort();
-}
+import { fakeFacts, GIB, makeRoot, read, recordingRunner, tree } from './setup-support.js';
 
 describe('the plan', () => {
   test('takes the active swap area with the most room, by a stable name, with initramfs-tools and systemd', () => {

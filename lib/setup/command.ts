@@ -13,7 +13,8 @@ import { applySetup, undoSetup } from './install.js';
 import { planSetup, type SetupPlan } from './plan.js';
 import { MKINITCPIO_PATHS } from './mkinitcpio.js';
 import { INITRD_PATHS } from './boot-script.js';
-import { mib } from '../preflight.js';
+import { mib, type Finding } from '../preflight.js';
+import { checkInstallation, type InstallationContext } from './doctor.js';
 
 export async function liveSetupFacts(): Promise<SetupFacts> {
   const backend = await openBackend();
@@ -30,6 +31,17 @@ export async function liveSetupFacts(): Promise<SetupFacts> {
     nodePath: process.execPath,
     cliPath: realpathSync(process.argv[1]!),
   };
+}
+
+/** doctor's checks of what setup installed on this machine. */
+export function installationFindings(system: InstallationContext['system']): Finding[] {
+  let resumeProgram: string | null = null;
+  try {
+    resumeProgram = resumeProgramPath();
+  } catch {
+    // Not built for this machine: the check says the installed copy is not this package's.
+  }
+  return checkInstallation({ root: '/', system, systemd: existsSync('/run/systemd/system'), resumeProgram, run: runCommand });
 }
 
 export function describePlan(plan: SetupPlan): string {

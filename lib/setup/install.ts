@@ -37,7 +37,8 @@ export interface ChangeLog {
 
 const sha256 = (content: string | Buffer) => createHash('sha256').update(content).digest('hex');
 
-function readManifest(root: string): Manifest | null {
+/** What setup installed under root, or null when it has not been run there. */
+export function readManifest(root: string): Manifest | null {
   const path = join(root, MANIFEST_PATH);
   if (!existsSync(path)) return null;
   try {
