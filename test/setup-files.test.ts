@@ -261,6 +261,8 @@ describe('the boot script', () => {
     ['resume= on the command line without resume_offset= means page 0', 'resume=/dev/vdb2', CONFIG, '/dev/vdb2 0\n'],
     ['a MAJ:MIN resume= becomes its /dev/block node', 'resume=254:18', '', '/dev/block/254:18 0\n'],
     ['noresume', 'resume=/dev/vdb2 noresume', CONFIG, ''],
+    ['words after -- are init\'s, not the kernel\'s', 'ro -- resume=/dev/vdb2 noresume', CONFIG, 'UUID=1234-abcd 34816\n'],
+    ['the last resume= counts', 'resume=/dev/vda9 resume=/dev/vdb2', '', '/dev/vdb2 0\n'],
     ['hibernate=noresume', 'hibernate=noresume', CONFIG, ''],
     ['nothing names a device', 'ro quiet', 'compress = none\n', ''],
     ['a config without a final newline', '', 'resume-device = /dev/vdb2', '/dev/vdb2 0\n'],

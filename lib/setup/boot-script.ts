@@ -98,6 +98,7 @@ hiberkit_target() {
 	# shellcheck disable=SC2013 # the command line is words, not lines
 	for word in $(cat "$CMDLINE"); do
 		case $word in
+		--) break ;; # the rest is init's, not the kernel's
 		noresume | hibernate=noresume*) set +f; return 0 ;;
 		resume=*) cmdline_device=\${word#resume=} ;;
 		resume_offset=*) cmdline_offset=\${word#resume_offset=} ;;
