@@ -312,3 +312,128 @@ describe('the boot script', () => {
     expect(result).toMatchObject({ status: 0, stderr: 'hiberkit-boot: unknown action "frobnicate" (expected target or resume)\n' });
   });
 });
+
+/**
+ * A build-time hook run for real, with its generator's functions stubbed to record their calls:
+ * the host paths it copies from point into a scratch directory.
+ */
+function runBuildHook(shell: 'sh' | 'bash', text: string, { call = '', config = '', files = ['program', 'boot', 'key'] as string[] } = {}) {
+  const dir = scratch();
+  const calls = join(dir, 'calls');
+  const host = join(dir, 'host');
+  mkdirSync(join(host, 'hiberkit'), { recursive: true });
+  const paths: Record<string, string> = { program: join(host, 'hiberkit', 'hiberkit-resume'), boot: join(host, 'hiberkit', 'hiberkit-boot'), key: join(dir, 'key') };
+  for (const name of files) {
+    writeFileSync(paths[name]!, '');
+    chmodSync(paths[name]!, 0o755);
+  }
+  writeFileSync(join(dir, 'hiberkit.conf'), config.replaceAll('KEYDIR', dir));
+  const stubs = ['copy_exec', 'copy_file', 'inst_binary', 'inst_script', 'inst_simple', 'inst_multiple', 'inst_hook', 'add_binary', 'add_file', 'add_runscript', 'add_symlink', 'require_binaries', 'dracut_module_included', 'SYSTEMCTL']
+    .map((name) => `${name}() { echo "${name} $*" >> ${calls}; ${name === 'dracut_module_included' ? '[ "$WITH_SYSTEMD" = yes ]' : 'return 0'}; }`)
+    .join('\n');
+  const script = text
+    .replaceAll(HOST_PATHS.program, paths.program!)
+    .replaceAll(HOST_PATHS.bootScript, paths.boot!)
+    .replaceAll(INITRD_PATHS.defaultSecretKey, paths.key!)
+    .replaceAll(`secret-key ${INITRD_PATHS.config}`, `secret-key ${join(dir, 'hiberkit.conf')}`)
+    .replace('. /usr/share/initramfs-tools/hook-functions', stubs)
+    .replace('\t$SYSTEMCTL ', '\tSYSTEMCTL ');
+  const file = join(dir, 'hook');
+  writeFileSync(file, shell === 'bash' ? `${script}\n${stubs}\nmoddir=/moddir initdir=/initdir systemdsystemunitdir=/usr/lib/systemd/system\n${call}\n` : script);
+  const result = spawnSync(shell, [file], { encoding: 'utf8', env: { ...process.env, WITH_SYSTEMD: call.includes('systemd') ? 'yes' : 'no' } });
+  const recorded = (() => {
+    try {
+      return readFileSync(calls, 'utf8').replaceAll(dir, 'DIR').split('\n').filter(Boolean).map((line) => line.trimEnd());
+    } catch {
+      return [];
+    }
+  })();
+  return { status: result.status, stderr: result.stderr.replaceAll(dir, 'DIR'), calls: recorded };
+}
+
+describe('the build-time hooks, run with their generator\'s functions stubbed', () => {
+  test('initramfs-tools: copies the program (copy_exec), the boot script, the config, the machine id and the default private key', () => {
+    const result = runBuildHook('sh', renderInitramfsToolsHook());
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(result.calls).toEqual([
+      `copy_exec DIR/host/hiberkit/hiberkit-resume ${INITRD_PATHS.program}`,
+      `copy_file script DIR/host/hiberkit/hiberkit-boot ${INITRD_PATHS.bootScript}`,
+      'copy_file config /etc/hiberkit.conf',
+      'copy_file config /etc/machine-id',
+      'copy_file key DIR/key',
+    ]);
+  });
+
+  test('initramfs-tools: the key the config names; none when there is no key file', () => {
+    const named = runBuildHook('sh', renderInitramfsToolsHook(), { config: 'secret-key = KEYDIR/key   # mine\n' });
+    expect(named.calls.at(-1)).toBe('copy_file key DIR/key');
+    const none = runBuildHook('sh', renderInitramfsToolsHook(), { files: ['program', 'boot'] });
+    expect(none.status).toBe(0);
+    expect(none.calls.some((call) => call.startsWith('copy_file key'))).toBe(false);
+  });
+
+  test('initramfs-tools: the signing key is refused, and so is a missing program: the build fails with one line', () => {
+    const signing = runBuildHook('sh', renderInitramfsToolsHook(), { config: 'secret-key = KEYDIR/sign.key\n' });
+    expect(signing.status).toBe(1);
+    expect(signing.stderr).toBe('E: hiberkit: secret-key names DIR/sign.key, the key that signs images: it must never be in the initramfs; name the private key (hiberkit keygen writes it as key)\n');
+    const missing = runBuildHook('sh', renderInitramfsToolsHook(), { files: ['boot'] });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe('E: hiberkit: DIR/host/hiberkit/hiberkit-resume is missing: run `hiberkit setup` again (or `hiberkit setup --undo`)\n');
+    expect(missing.calls).toEqual([]);
+  });
+
+  test('dracut install(): a pre-mount hook without systemd, the unit wanted by initrd.target with it', () => {
+    const common = [
+      `inst_binary DIR/host/hiberkit/hiberkit-resume ${INITRD_PATHS.program}`,
+      `inst_script DIR/host/hiberkit/hiberkit-boot ${INITRD_PATHS.bootScript}`,
+      'inst_multiple cat readlink sleep',
+      'inst_simple /etc/hiberkit.conf',
+      'inst_simple /etc/machine-id',
+      'inst_simple DIR/key',
+    ];
+    const plain = runBuildHook('bash', renderDracutModuleSetup(), { call: 'install' });
+    expect(plain).toMatchObject({ status: 0, stderr: '' });
+    expect(plain.calls).toEqual([...common, 'dracut_module_included systemd', 'inst_hook pre-mount 10 /moddir/hiberkit-pre-mount.sh']);
+    const systemd = runBuildHook('bash', renderDracutModuleSetup(), { call: 'install # systemd' });
+    expect(systemd.calls).toEqual([
+      ...common,
+      'dracut_module_included systemd',
+      `inst_simple /moddir/${INITRD_UNIT} /usr/lib/systemd/system/${INITRD_UNIT}`,
+      `SYSTEMCTL -q --root /initdir add-wants initrd.target ${INITRD_UNIT}`,
+    ]);
+  });
+
+  test('dracut install() refuses the signing key by returning 1, which dracut reports (it never exits dracut)', () => {
+    const result = runBuildHook('bash', renderDracutModuleSetup(), { call: 'install; echo "install returned $?" >&2', config: 'secret-key = KEYDIR/sign.key\n' });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/^E: hiberkit: secret-key names DIR\/sign\.key, [^\n]*\ninstall returned 1\n$/);
+    expect(result.calls.some((call) => call.startsWith('inst_simple DIR/sign.key'))).toBe(false);
+  });
+
+  test('dracut check() and depends()', () => {
+    const result = runBuildHook('bash', renderDracutModuleSetup(), { call: 'check; echo "check $?" >&2; depends' });
+    expect(result.stderr).toBe('check 0\n');
+    expect(result.calls).toEqual(['require_binaries DIR/host/hiberkit/hiberkit-resume DIR/host/hiberkit/hiberkit-boot']);
+  });
+
+  test('mkinitcpio build(): the program with its libraries, the files, the runscript and the unit for a systemd image', () => {
+    const result = runBuildHook('bash', renderMkinitcpioInstall(), { call: 'build' });
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(result.calls).toEqual([
+      `add_binary DIR/host/hiberkit/hiberkit-resume ${INITRD_PATHS.program}`,
+      `add_file DIR/host/hiberkit/hiberkit-boot ${INITRD_PATHS.bootScript} 755`,
+      'add_file /etc/hiberkit.conf',
+      'add_file /etc/machine-id',
+      'add_file DIR/key',
+      'add_runscript',
+      `add_file DIR/host/hiberkit/${INITRD_UNIT} /usr/lib/systemd/system/${INITRD_UNIT} 644`,
+      `add_symlink /usr/lib/systemd/system/initrd.target.wants/${INITRD_UNIT} /usr/lib/systemd/system/${INITRD_UNIT}`,
+    ]);
+  });
+
+  test('mkinitcpio help() describes the hook', () => {
+    const result = spawnSync('bash', ['-c', `${renderMkinitcpioInstall()}\nhelp`], { encoding: 'utf8' });
+    expect(result.stdout).toMatch(/^Resumes a hiberkit hibernation image before the root file system is mounted/);
+    expect(result.stdout).toContain('`hiberkit setup` adds it; `hiberkit setup --undo` removes it.');
+  });
+});
