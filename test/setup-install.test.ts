@@ -2,20 +2,35 @@
 // instead of running: the plan (which area, which settings, which files, which commands, what the
 // user is told), the install and its undo (exactly what was installed goes, the user's own settings
 // stay), idempotence (a second setup changes and runs nothing), and refusals.
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { HiberkitError } from '../lib/errors.js';
 import { loadConfig } from '../lib/config.js';
 import { HOST_PATHS } from '../lib/setup/boot-script.js';
 import { DRACUT_PATHS } from '../lib/setup/dracut.js';
-import type { SetupFacts } from '../lib/setup/facts.js';
+import { liveStableName, type SetupFacts } from '../lib/setup/facts.js';
 import { INITRAMFS_TOOLS_PATHS } from '../lib/setup/initramfs-tools.js';
 import { applySetup, MANIFEST_PATH, undoSetup } from '../lib/setup/install.js';
 import { MKINITCPIO_PATHS } from '../lib/setup/mkinitcpio.js';
 import { planSetup } from '../lib/setup/plan.js';
 import { SYSTEMD_PATHS } from '../lib/setup/systemd.js';
 import { fakeFacts, GIB, makeRoot, read, recordingRunner, tree } from './setup-support.js';
+
+test('stable names from udev\'s links: a partition by PARTUUID, else its /dev/mapper name; a swap file\'s file system by UUID; else the node', () => {
+  const dev = join(makeRoot(), 'dev');
+  for (const dir of ['disk/by-uuid', 'disk/by-partuuid', 'mapper']) mkdirSync(join(dev, dir), { recursive: true });
+  for (const node of ['vda1', 'vdb2', 'vdc', 'dm-0']) writeFileSync(join(dev, node), '');
+  symlinkSync('../../vda1', join(dev, 'disk/by-uuid/1111-2222'));
+  symlinkSync('../../vda1', join(dev, 'disk/by-partuuid/aaaa-01'));
+  symlinkSync('../../vdb2', join(dev, 'disk/by-uuid/swap-uuid-gone-with-an-image'));
+  symlinkSync('../../vdb2', join(dev, 'disk/by-partuuid/aaaa-02'));
+  symlinkSync('../dm-0', join(dev, 'mapper/vg-swap'));
+  expect(liveStableName(join(dev, 'vda1'), 'file', dev)).toBe('UUID=1111-2222');
+  expect(liveStableName(join(dev, 'vdb2'), 'partition', dev)).toBe('PARTUUID=aaaa-02');
+  expect(liveStableName(join(dev, 'dm-0'), 'partition', dev)).toBe('/dev/mapper/vg-swap');
+  expect(liveStableName(join(dev, 'vdc'), 'partition', dev)).toBe(join(dev, 'vdc'));
+});
 
 describe('the plan', () => {
   test('takes the active swap area with the most room, by a stable name, with initramfs-tools and systemd', () => {

@@ -62,9 +62,8 @@ export function commandExists(command: string, path = process.env.PATH ?? ''): b
   return dirs.some((dir) => dir !== '' && existsSync(join(dir, command)));
 }
 
-/** The first /dev/disk/by-KIND link that points at `node`, as KIND_NAME=value, or null. */
-function linkName(node: string, kind: 'by-partuuid' | 'by-uuid', prefix: string): string | null {
-  const dir = join('/dev/disk', kind);
+/** The first link in `dir` that points at `node` (its name), or null. */
+function linkTo(node: string, dir: string): string | null {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -72,23 +71,36 @@ function linkName(node: string, kind: 'by-partuuid' | 'by-uuid', prefix: string)
     return null;
   }
   const target = realpathSync(node);
-  const found = names.find((name) => {
-    try {
-      return realpathSync(join(dir, name)) === target;
-    } catch {
-      return false;
-    }
-  });
-  return found === undefined ? null : `${prefix}=${found}`;
+  return (
+    names.find((name) => {
+      try {
+        return realpathSync(join(dir, name)) === target;
+      } catch {
+        return false;
+      }
+    }) ?? null
+  );
 }
 
-/** The live system's stable device names, from udev's /dev/disk/by-* links. */
-export function liveStableName(blockDevice: string, type: 'partition' | 'file'): string {
-  const names =
+/**
+ * The live system's stable device names, from udev's links: a swap partition by PARTUUID, else a
+ * device-mapper volume (LVM, dm-crypt) by its /dev/mapper name; a swap file's file system by UUID,
+ * else PARTUUID; the kernel's node name when there is nothing better.
+ */
+export function liveStableName(blockDevice: string, type: 'partition' | 'file', dev = '/dev'): string {
+  const named = (prefix: string, dir: string) => () => {
+    const name = linkTo(blockDevice, dir);
+    return name === null ? null : `${prefix}${name}`;
+  };
+  const candidates =
     type === 'partition'
-      ? [linkName(blockDevice, 'by-partuuid', 'PARTUUID')]
-      : [linkName(blockDevice, 'by-uuid', 'UUID'), linkName(blockDevice, 'by-partuuid', 'PARTUUID')];
-  return names.find((name) => name !== null) ?? blockDevice;
+      ? [named('PARTUUID=', join(dev, 'disk/by-partuuid')), named('/dev/mapper/', join(dev, 'mapper'))]
+      : [named('UUID=', join(dev, 'disk/by-uuid')), named('PARTUUID=', join(dev, 'disk/by-partuuid'))];
+  for (const candidate of candidates) {
+    const name = candidate();
+    if (name !== null) return name;
+  }
+  return blockDevice;
 }
 
 export function installedGenerators(exists = commandExists): Generator[] {
