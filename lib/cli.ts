@@ -247,9 +247,11 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
     if (!values.yes && !terminal) {
       throw new UsageError('setup changes this system (the initramfs, /etc, systemd): run it on a terminal to confirm, or pass --yes');
     }
-    const { runSetup, runUndo } = await import('./setup/command.js');
-    const run = { ask: !values.yes, print: say };
-    return values.undo ? await runUndo(run) : await runSetup({ ...run, settings });
+    const { liveSetupFacts, runSetup, runUndo } = await import('./setup/command.js');
+    const { runCommand } = await import('./setup/facts.js');
+    const run = { ask: !values.yes, print: say, runner: runCommand };
+    if (values.undo) return await runUndo({ ...run, root: '/', privileged: (await openBackend()).system.isPrivileged() });
+    return await runSetup({ ...run, settings, facts: await liveSetupFacts() });
   },
 
   async machine(values, args) {

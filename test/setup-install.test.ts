@@ -15,6 +15,7 @@ import { applySetup, MANIFEST_PATH, undoSetup } from '../lib/setup/install.js';
 import { MKINITCPIO_PATHS } from '../lib/setup/mkinitcpio.js';
 import { planSetup } from '../lib/setup/plan.js';
 import { SYSTEMD_PATHS } from '../lib/setup/systemd.js';
+import { describePlan, runSetup, runUndo } from '../lib/setup/command.js';
 import { fakeFacts, GIB, makeRoot, read, recordingRunner, tree } from './setup-support.js';
 
 test('stable names from udev\'s links: a partition by PARTUUID, else its /dev/mapper name; a swap file\'s file system by UUID; else the node', () => {
@@ -215,5 +216,46 @@ describe('install and undo', () => {
     applySetup(planSetup(fakeFacts(root), {}), fakeFacts(root), runner);
     const dracut = fakeFacts(root, { generators: ['dracut'] });
     expect(() => applySetup(planSetup(dracut, {}), dracut, runner)).toThrow(/^setup was done for initramfs-tools, and this system now uses dracut: run `hiberkit setup --undo` first/);
+  });
+});
+
+describe('what setup and setup --undo say', () => {
+  test('the plan shown before asking', () => {
+    const root = makeRoot();
+    expect(describePlan(planSetup(fakeFacts(root, { generators: ['mkinitcpio'] }), {}))).toBe(
+      [
+        'hiberkit setup will:',
+        '  - resume from /swapfile (2048 MiB): UUID=1111-2222 at page 34816',
+        '  - set resume-device = UUID=1111-2222, resume-offset = 34816 in /etc/hiberkit.conf (other settings stay)',
+        `  - install for mkinitcpio and systemd: ${HOST_PATHS.program}, ${HOST_PATHS.bootScript}, ${MKINITCPIO_PATHS.install}, ${MKINITCPIO_PATHS.hook}, ${MKINITCPIO_PATHS.unit}, ${SYSTEMD_PATHS.hibernateDropIn}`,
+        '  - add hiberkit to HOOKS in /etc/mkinitcpio.conf, before filesystems',
+        '  - run: mkinitcpio -P; systemctl daemon-reload',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('each change and each note, then "nothing changed" the second time; undo says what it took back', async () => {
+    const root = makeRoot();
+    const facts = fakeFacts(root);
+    const runner = recordingRunner();
+    const lines: string[] = [];
+    const print = (line: string) => lines.push(line);
+    expect(await runSetup({ settings: {}, facts, ask: false, print, runner })).toBe(0);
+    expect(lines[0]).toBe('set resume-device = UUID=1111-2222, resume-offset = 34816 in /etc/hiberkit.conf');
+    expect(lines.filter((line) => line.startsWith('note: '))).toEqual([
+      'note: `systemctl hibernate` now goes through hiberkit; hybrid-sleep and suspend-then-hibernate keep the kernel\'s own hibernation',
+      'note: after upgrading hiberkit, run `hiberkit setup` again: the initramfs holds a copy of hiberkit-resume',
+    ]);
+    lines.length = 0;
+    expect(await runSetup({ settings: loadConfig(join(root, 'etc/hiberkit.conf')), facts, ask: false, print, runner })).toBe(0);
+    expect(lines[0]).toBe('already set up: nothing changed');
+    lines.length = 0;
+    expect(await runUndo({ root, privileged: true, ask: false, print, runner })).toBe(0);
+    expect(lines.at(-1)).toBe("regenerated the initramfs: hibernation is the kernel's own again");
+    lines.length = 0;
+    expect(await runUndo({ root, privileged: true, ask: false, print, runner })).toBe(0);
+    expect(lines).toEqual(['nothing to undo: hiberkit setup has not installed anything here']);
+    await expect(runUndo({ root, privileged: false, ask: false, print, runner })).rejects.toThrow(/^setup --undo changes the initramfs and \/etc: run it as root$/);
   });
 });

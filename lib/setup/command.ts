@@ -8,7 +8,7 @@ import { HiberkitError } from '../errors.js';
 import { resumeProgramPath } from '../native/resume-program.js';
 import { openBackend } from '../select-backend.js';
 import type { Settings } from '../config.js';
-import { installedGenerators, liveStableName, runCommand, type SetupFacts } from './facts.js';
+import { installedGenerators, liveStableName, runCommand, type CommandRunner, type SetupFacts } from './facts.js';
 import { applySetup, undoSetup } from './install.js';
 import { planSetup, type SetupPlan } from './plan.js';
 import { MKINITCPIO_PATHS } from './mkinitcpio.js';
@@ -68,14 +68,14 @@ async function confirmed(question: string): Promise<boolean> {
 }
 
 export interface SetupRun {
-  settings: Settings;
   /** Ask on the terminal first (no --yes). */
   ask: boolean;
   print: (line: string) => void;
+  runner: CommandRunner;
 }
 
-export async function runSetup({ settings, ask, print }: SetupRun): Promise<number> {
-  const facts = await liveSetupFacts();
+/** `settings`: /etc/hiberkit.conf with setup's flags over it. */
+export async function runSetup({ settings, ask, print, facts, runner }: SetupRun & { settings: Settings; facts: SetupFacts }): Promise<number> {
   const plan = planSetup(facts, settings);
   if (ask) {
     process.stdout.write(describePlan(plan));
@@ -84,26 +84,27 @@ export async function runSetup({ settings, ask, print }: SetupRun): Promise<numb
       return 1;
     }
   }
-  const { changes } = applySetup(plan, facts, runCommand);
+  const { changes } = applySetup(plan, facts, runner);
   if (changes.length === 0) print('already set up: nothing changed');
   for (const change of changes) print(change);
   for (const note of plan.notes) print(`note: ${note}`);
   return 0;
 }
 
-export async function runUndo({ ask, print }: Omit<SetupRun, 'settings'>): Promise<number> {
-  const backend = await openBackend();
-  if (!backend.system.isPrivileged()) throw new HiberkitError('NOT_ROOT', 'setup --undo changes the initramfs and /etc: run it as root');
+export async function runUndo({ ask, print, root, privileged, runner }: SetupRun & { root: string; privileged: boolean }): Promise<number> {
+  if (!privileged) {
+    throw new HiberkitError('NOT_ROOT', 'setup --undo changes the initramfs and /etc: run it as root');
+  }
   if (ask && !(await confirmed('Remove what hiberkit setup installed and regenerate the initramfs? [y/N] '))) {
     print('nothing was changed');
     return 1;
   }
-  const { changes } = undoSetup('/', runCommand);
+  const { changes } = undoSetup(root, runner);
   if (changes.length === 0) {
     print('nothing to undo: hiberkit setup has not installed anything here');
     return 0;
   }
   for (const change of changes) print(change);
-  print('regenerated the initramfs: hibernation is the kernel\'s own again');
+  print("regenerated the initramfs: hibernation is the kernel's own again");
   return 0;
 }
