@@ -1,7 +1,7 @@
 /**
  * systemd's system-sleep hooks, run as systemd-sleep runs them around a hibernation: every
- * executable in /usr/lib/systemd/system-sleep/ and /etc/systemd/system-sleep/ (one in /etc hides
- * one of the same name in /usr/lib; one linked to /dev/null is masked), all at once, with the
+ * executable in /usr/lib/systemd/system-sleep/ and /etc/systemd/system-sleep/ (and /run, /usr/local;
+ * one in /etc hides one of the same name in /usr/lib; one linked to /dev/null is masked), all at once, with the
  * arguments `pre hibernate` before and `post hibernate` after, $SYSTEMD_SLEEP_ACTION set, each
  * given 90 seconds; a hook that fails is reported and does not stop the hibernation.
  * `hiberkit hibernate --systemd` (what systemd-hibernate.service runs after `hiberkit setup`)
@@ -12,7 +12,13 @@ import { accessSync, constants, readdirSync, realpathSync, statSync } from 'node
 import { join } from 'node:path';
 
 /** Lowest precedence first; /lib/systemd is where Debian 12's systemd keeps its own. */
-export const SLEEP_HOOK_DIRECTORIES = ['/lib/systemd/system-sleep', '/usr/lib/systemd/system-sleep', '/usr/local/lib/systemd/system-sleep', '/etc/systemd/system-sleep'];
+export const SLEEP_HOOK_DIRECTORIES = [
+  '/lib/systemd/system-sleep',
+  '/usr/lib/systemd/system-sleep',
+  '/usr/local/lib/systemd/system-sleep',
+  '/run/systemd/system-sleep',
+  '/etc/systemd/system-sleep',
+];
 
 const HOOK_TIMEOUT_MS = 90_000;
 

@@ -123,7 +123,7 @@ describe('the unit of a systemd initramfs', () => {
     expect(setting('Type')).toEqual(['oneshot']);
     expect(setting('ExecStart')).toEqual([INITRD_PATHS.bootScript]);
     expect(setting('After')[0]!.split(' ')).toEqual(expect.arrayContaining(['systemd-udevd.service', 'systemd-udev-trigger.service']));
-    expect(setting('Before')[0]!.split(' ')).toEqual(expect.arrayContaining(['systemd-fsck-root.service', 'sysroot.mount', 'local-fs-pre.target']));
+    expect(setting('Before')[0]!.split(' ')).toEqual(expect.arrayContaining(['systemd-fsck-root.service', 'sysroot.mount', 'local-fs-pre.target', 'systemd-hibernate-resume.service']));
     expect(setting('ConditionKernelCommandLine')).toEqual(['!noresume']);
     expect(setting('AssertPathExists')).toEqual(['/etc/initrd-release']);
   });

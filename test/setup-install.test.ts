@@ -2,7 +2,7 @@
 // instead of running: the plan (which area, which settings, which files, which commands, what the
 // user is told), the install and its undo (exactly what was installed goes, the user's own settings
 // stay), idempotence (a second setup changes and runs nothing), and refusals.
-import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { HiberkitError } from '../lib/errors.js';
@@ -208,6 +208,16 @@ describe('install and undo', () => {
     expect(existsSync(join(root, MANIFEST_PATH))).toBe(true);
     expect(() => undoSetup(root, runner)).toThrow(/failed/);
     expect(tree(root)).toEqual([]);
+  });
+
+  test('a /sys/power/resume that cannot be written is said, and the rest of setup stands', () => {
+    const root = makeRoot();
+    rmSync(join(root, 'sys/power/resume'));
+    mkdirSync(join(root, 'sys/power/resume'));
+    const facts = fakeFacts(root);
+    const { changes } = applySetup(planSetup(facts, {}), facts, recordingRunner());
+    expect(changes.at(-1)).toMatch(/^could not set \/sys\/power\/resume for this boot \(.*EISDIR.*\): the initramfs sets it from the next boot on$/);
+    expect(existsSync(join(root, MANIFEST_PATH))).toBe(true);
   });
 
   test('setup for another generator than the one installed for is refused until undone', () => {

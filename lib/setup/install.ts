@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HiberkitError } from '../errors.js';
+import { reasonOf } from '../describe-error.js';
 import { parseConfig } from '../config.js';
 import { replaceFile, updateConfigFile } from '../crypto/keygen.js';
 import { INITRD_PATHS } from './boot-script.js';
@@ -128,9 +129,8 @@ export function applySetup(plan: SetupPlan, facts: SetupFacts, runner: CommandRu
 
   writeManifest(root, manifest, changes);
   // The initramfs and systemd only need to hear about it when an installed file or setting changed.
-  const changedInstallation = changes.length > 0;
+  if (changes.length > 0) for (const argv of plan.commands) runChecked(runner, argv);
   pointKernelAt(root, plan, changes);
-  if (changedInstallation) for (const argv of plan.commands) runChecked(runner, argv);
   return { changes };
 }
 
@@ -156,11 +156,18 @@ function pointKernelAt(root: string, plan: SetupPlan, changes: string[]): void {
   const resume = join(root, '/sys/power/resume');
   const offset = join(root, '/sys/power/resume_offset');
   if (!existsSync(resume)) return;
-  const same = readFileSync(resume, 'utf8').trim() === plan.kernelResume.device && (!existsSync(offset) || readFileSync(offset, 'utf8').trim() === String(plan.kernelResume.offsetPages));
-  if (same) return;
-  if (existsSync(offset)) writeFileSync(offset, `${plan.kernelResume.offsetPages}\n`);
-  writeFileSync(resume, `${plan.kernelResume.device}\n`);
-  changes.push(`set /sys/power/resume to ${plan.kernelResume.device} (offset ${plan.kernelResume.offsetPages}) for this boot`);
+  const { device, offsetPages } = plan.kernelResume;
+  try {
+    const hasOffset = existsSync(offset);
+    if (readFileSync(resume, 'utf8').trim() === device && (!hasOffset || readFileSync(offset, 'utf8').trim() === String(offsetPages))) return;
+    // The offset first: writing resume makes the kernel look for its own image there at once.
+    if (hasOffset) writeFileSync(offset, `${offsetPages}\n`);
+    writeFileSync(resume, `${device}\n`);
+    changes.push(`set /sys/power/resume to ${device} (offset ${offsetPages}) for this boot`);
+  } catch (err) {
+    // The initramfs sets it at every boot: only this boot's `systemctl hibernate` may be refused.
+    changes.push(`could not set /sys/power/resume for this boot (${reasonOf(err)}): the initramfs sets it from the next boot on`);
+  }
 }
 
 /** Removes what setup installed (nothing else), then regenerates the initramfs and reloads systemd. */

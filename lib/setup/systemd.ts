@@ -40,8 +40,9 @@ export function systemdFiles(nodePath: string, cliPath: string): InstalledFile[]
 
 /**
  * The resume step as a unit of a systemd initramfs: after udev (which makes the /dev/disk/by-*
- * links the boot script waits for), before the root file system is checked or mounted. The
- * console is its terminal, for the passphrase of an encrypted image.
+ * links the boot script waits for), before the root file system is checked or mounted, and before
+ * systemd's own resume step (255+), which would wait for a swap partition's UUID that a hiberkit
+ * image hides. The console is its terminal, for the passphrase of an encrypted image.
  */
 export function renderInitrdUnit(): string {
   return `${GENERATED_HEADER}
@@ -52,7 +53,7 @@ ConditionKernelCommandLine=!noresume
 AssertPathExists=/etc/initrd-release
 After=systemd-udevd.service systemd-udev-trigger.service
 Wants=local-fs-pre.target
-Before=local-fs-pre.target systemd-fsck-root.service sysroot.mount initrd-root-fs.target
+Before=local-fs-pre.target systemd-fsck-root.service sysroot.mount initrd-root-fs.target systemd-hibernate-resume.service
 
 [Service]
 Type=oneshot
