@@ -233,8 +233,14 @@ function bootMachine({ cmdline = '', config = '', waitSeconds = 1, programExit =
   return { dir, script, calls, power, device };
 }
 
-function runBoot(machine: BootMachine, ...args: string[]) {
-  const result = spawnSync('sh', [machine.script, ...args], { encoding: 'utf8' });
+/**
+ * The shells an initramfs runs the boot script with: dash (Debian's sh; klibc's sh is a dash) and
+ * busybox's ash (dracut without bash, mkinitcpio; busybox-static is in vm/debian-packages.txt).
+ */
+const SHELLS = [['sh'], ['busybox', 'sh']];
+
+function runBoot(machine: BootMachine, shell: string[], ...args: string[]) {
+  const result = spawnSync(shell[0]!, [...shell.slice(1), machine.script, ...args], { encoding: 'utf8' });
   const read = (file: string) => {
     try {
       return readFileSync(file, 'utf8');
@@ -252,7 +258,7 @@ function runBoot(machine: BootMachine, ...args: string[]) {
   };
 }
 
-describe('the boot script', () => {
+describe.each(SHELLS)('the boot script run by %s', (...shell) => {
   const CONFIG = '# hiberkit\nimage-size = 500M\nresume-device   =  UUID=1234-abcd   # the root fs\n\nresume-offset = 34816\ncompress = lz4\n';
 
   test.each([
@@ -270,19 +276,19 @@ describe('the boot script', () => {
   ])('target: %s', (_what, cmdline, config, expected) => {
     const machine = bootMachine({ cmdline, config: config ?? '' });
     if (config === null) rmSync(join(machine.dir, 'hiberkit.conf'));
-    const result = runBoot(machine, 'target');
+    const result = runBoot(machine, shell, 'target');
     expect(result).toMatchObject({ status: 0, stdout: expected, stderr: '' });
   });
 
   test('resume: runs hiberkit-resume on the device and page, then points the kernel at them, offset first', () => {
     const machine = bootMachine();
-    const result = runBoot(machine, 'resume', machine.device, '34816');
+    const result = runBoot(machine, shell, 'resume', machine.device, '34816');
     expect(result).toMatchObject({ status: 0, stderr: '', calls: `--resume-device ${machine.device} --resume-offset 34816\n`, resume: '254:18\n', offset: '34816\n' });
   });
 
   test('resume: a refused image (exit 1) still ends in exit 0 and the kernel pointed at the area', () => {
     const machine = bootMachine({ programExit: 1 });
-    const result = runBoot(machine, 'resume', machine.device, '0');
+    const result = runBoot(machine, shell, 'resume', machine.device, '0');
     expect(result).toMatchObject({ status: 0, resume: '254:18\n', offset: '0\n' });
     expect(result.calls).toMatch(/^--resume-device /);
   });
@@ -290,13 +296,13 @@ describe('the boot script', () => {
   test('the whole step: waits for the device named in the config, resumes, points the kernel', () => {
     const machine = bootMachine({ config: 'resume-device = DEVICE\nresume-offset = 12\n' });
     writeFileSync(join(machine.dir, 'hiberkit.conf'), `resume-device = ${machine.device}\nresume-offset = 12\n`);
-    const result = runBoot(machine);
+    const result = runBoot(machine, shell);
     expect(result).toMatchObject({ status: 0, stderr: '', calls: `--resume-device ${machine.device} --resume-offset 12\n`, resume: '254:18\n', offset: '12\n' });
   });
 
   test('the whole step: a device that never comes is given up after the wait, and the boot goes on', () => {
     const machine = bootMachine({ cmdline: `resume=${join(scratch(), 'nothing')}`, waitSeconds: 1 });
-    const result = runBoot(machine);
+    const result = runBoot(machine, shell);
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/^hiberkit: gave up waiting for the resume device \S+nothing; the boot continues without resuming\n$/);
     expect(result).toMatchObject({ calls: null, resume: '0:0\n' });
@@ -304,11 +310,11 @@ describe('the boot script', () => {
 
   test('the whole step: noresume runs nothing and leaves the kernel alone', () => {
     const machine = bootMachine({ cmdline: 'noresume', config: 'resume-device = /dev/vdb2\n' });
-    expect(runBoot(machine)).toMatchObject({ status: 0, stderr: '', calls: null, resume: '0:0\n', offset: '0\n' });
+    expect(runBoot(machine, shell)).toMatchObject({ status: 0, stderr: '', calls: null, resume: '0:0\n', offset: '0\n' });
   });
 
   test('an unknown action is said, and still ends in exit 0', () => {
-    const result = runBoot(bootMachine(), 'frobnicate');
+    const result = runBoot(bootMachine(), shell, 'frobnicate');
     expect(result).toMatchObject({ status: 0, stderr: 'hiberkit-boot: unknown action "frobnicate" (expected target or resume)\n' });
   });
 });
