@@ -7,12 +7,11 @@ import { createInterface } from 'node:readline/promises';
 import { HiberkitError } from '../errors.js';
 import { resumeProgramPath } from '../native/resume-program.js';
 import { openBackend } from '../select-backend.js';
-import type { Settings } from '../config.js';
+import { DEFAULT_CONFIG_PATH, type Settings } from '../config.js';
 import { installedGenerators, liveStableName, runCommand, type CommandRunner, type SetupFacts } from './facts.js';
 import { applySetup, undoSetup } from './install.js';
 import { planSetup, type SetupPlan } from './plan.js';
 import { MKINITCPIO_PATHS } from './mkinitcpio.js';
-import { INITRD_PATHS } from './boot-script.js';
 import { mib, type Finding } from '../preflight.js';
 import { checkInstallation, type InstallationContext } from './doctor.js';
 
@@ -50,7 +49,7 @@ export function describePlan(plan: SetupPlan): string {
   return [
     'hiberkit setup will:',
     `  - resume from ${target.swapPath} (${mib(target.sizeBytes)}): ${target.name}${target.offsetPages ? ` at page ${target.offsetPages}` : ''}`,
-    `  - set ${settings.join(', ')} in ${INITRD_PATHS.config} (other settings stay)`,
+    `  - set ${settings.join(', ')} in ${DEFAULT_CONFIG_PATH} (other settings stay)`,
     `  - install for ${plan.generator}${plan.files.some((f) => f.path.includes('systemd-hibernate')) ? ' and systemd' : ''}: ${plan.files.map((f) => f.path).join(', ')}`,
     ...(plan.mkinitcpioHook ? [`  - add hiberkit to HOOKS in ${MKINITCPIO_PATHS.config}, before filesystems`] : []),
     `  - run: ${plan.commands.map((argv) => argv.join(' ')).join('; ')}`,

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config.js';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../config.js';
 import { HiberkitError } from '../errors.js';
 import { decodeDev } from '../ioctls.js';
 import { mib, type Finding } from '../preflight.js';
@@ -63,17 +63,17 @@ function initramfsFinding(context: InstallationContext, generator: Generator): F
 
 function areaFinding(context: InstallationContext): Finding {
   const code = 'NOT_ACTIVE_SWAP';
-  const config = join(context.root, INITRD_PATHS.config);
+  const config = join(context.root, DEFAULT_CONFIG_PATH);
   let summary: string;
   try {
     const settings = loadConfig(config, config);
     if (settings.resumeDevice === undefined) {
-      return { code: 'NO_RESUME_DEVICE', ok: false, summary: `${INITRD_PATHS.config} names no resume-device`, fix: 'run `hiberkit setup` again' };
+      return { code: 'NO_RESUME_DEVICE', ok: false, summary: `${DEFAULT_CONFIG_PATH} names no resume-device`, fix: 'run `hiberkit setup` again' };
     }
     const { swap } = hibernationTarget(context, settings);
     const free = swap.sizeBytes - swap.usedBytes;
     const inUse = context.system.memoryInUseBytes();
-    summary = `${INITRD_PATHS.config} names ${settings.resumeDevice}: ${swap.path}, ${mib(free)} free for ${mib(inUse)} of memory in use`;
+    summary = `${DEFAULT_CONFIG_PATH} names ${settings.resumeDevice}: ${swap.path}, ${mib(free)} free for ${mib(inUse)} of memory in use`;
     const needed = settings.compress === 'none' ? inUse : inUse / 2;
     if (free < needed) {
       return { code: 'NOT_ENOUGH_SWAP', ok: false, summary, fix: 'add swap (or free memory): the image of the memory in use does not fit' };
@@ -118,7 +118,7 @@ function kernelResumeFinding(context: InstallationContext): Finding {
     const path = join(context.root, '/sys/power', name);
     return existsSync(path) ? readFileSync(path, 'utf8').trim() : '';
   };
-  const config = join(context.root, INITRD_PATHS.config);
+  const config = join(context.root, DEFAULT_CONFIG_PATH);
   let expected = '';
   try {
     const { swap, resumePage } = hibernationTarget(context, loadConfig(config, config));

@@ -9,13 +9,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rm
 import { dirname, join } from 'node:path';
 import { HiberkitError } from '../errors.js';
 import { reasonOf } from '../describe-error.js';
-import { parseConfig } from '../config.js';
+import { DEFAULT_CONFIG_PATH, parseConfig } from '../config.js';
 import { replaceFile, updateConfigFile } from '../crypto/keygen.js';
-import { INITRD_PATHS } from './boot-script.js';
-import type { CommandRunner, SetupFacts } from './facts.js';
+import type { CommandRunner, Generator, SetupFacts } from './facts.js';
 import { addHook, MKINITCPIO_PATHS, removeHook } from './mkinitcpio.js';
 import { DAEMON_RELOAD, REGENERATE, type SetupPlan } from './plan.js';
-import type { Generator } from './facts.js';
 
 export const MANIFEST_PATH = '/var/lib/hiberkit/setup.json';
 
@@ -85,14 +83,14 @@ export function applySetup(plan: SetupPlan, facts: SetupFacts, runner: CommandRu
     systemd: facts.systemd,
     files: {},
     directories: [],
-    config: { created: !existsSync(join(root, INITRD_PATHS.config)), previous: {} },
+    config: { created: !existsSync(join(root, DEFAULT_CONFIG_PATH)), previous: {} },
     mkinitcpioHook: false,
   };
   if (earlier && earlier.generator !== plan.generator) {
     throw new HiberkitError('SETUP_CHANGED', `setup was done for ${earlier.generator}, and this system now uses ${plan.generator}: run \`hiberkit setup --undo\` first, then setup again`);
   }
 
-  const configPath = join(root, INITRD_PATHS.config);
+  const configPath = join(root, DEFAULT_CONFIG_PATH);
   const configText = existsSync(configPath) ? readFileSync(configPath, 'utf8') : '';
   const current = currentSettings(configText, configPath);
   const configChanges = Object.fromEntries(Object.entries(plan.config).filter(([name, value]) => (current[name] ?? null) !== value));
@@ -101,7 +99,7 @@ export function applySetup(plan: SetupPlan, facts: SetupFacts, runner: CommandRu
     for (const [name, value] of Object.entries(before)) {
       if (!(name in manifest.config.previous)) manifest.config.previous[name] = value;
     }
-    changes.push(`set ${Object.entries(configChanges).map(([name, value]) => (value === null ? `no ${name}` : `${name} = ${value}`)).join(', ')} in ${INITRD_PATHS.config}`);
+    changes.push(`set ${Object.entries(configChanges).map(([name, value]) => (value === null ? `no ${name}` : `${name} = ${value}`)).join(', ')} in ${DEFAULT_CONFIG_PATH}`);
   }
 
   for (const file of plan.files) {
@@ -194,14 +192,14 @@ export function undoSetup(root: string, runner: CommandRunner): ChangeLog {
     }
   }
 
-  const configPath = join(root, INITRD_PATHS.config);
+  const configPath = join(root, DEFAULT_CONFIG_PATH);
   if (existsSync(configPath) && Object.keys(manifest.config.previous).length > 0) {
     updateConfigFile(configPath, manifest.config.previous);
     const names = Object.keys(manifest.config.previous);
-    changes.push(`put back ${names.join(', ')} in ${INITRD_PATHS.config} as ${names.length === 1 ? 'it was' : 'they were'}`);
+    changes.push(`put back ${names.join(', ')} in ${DEFAULT_CONFIG_PATH} as ${names.length === 1 ? 'it was' : 'they were'}`);
     if (manifest.config.created && Object.keys(currentSettings(readFileSync(configPath, 'utf8'), configPath)).length === 0) {
       rmSync(configPath);
-      changes.push(`removed ${INITRD_PATHS.config} (setup had created it)`);
+      changes.push(`removed ${DEFAULT_CONFIG_PATH} (setup had created it)`);
     }
   }
 

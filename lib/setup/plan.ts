@@ -4,6 +4,7 @@
  * the initramfs generator and its files, the systemd drop-in, the commands to run, and what the
  * user should know.
  */
+import { readFileSync } from 'node:fs';
 import { HiberkitError } from '../errors.js';
 import { decodeDev } from '../ioctls.js';
 import { mib } from '../preflight.js';
@@ -16,7 +17,6 @@ import { GENERATOR_COMMANDS, type Generator, type SetupFacts } from './facts.js'
 import { initramfsToolsFiles } from './initramfs-tools.js';
 import { mkinitcpioFiles } from './mkinitcpio.js';
 import { systemdFiles } from './systemd.js';
-import { readFileSync } from 'node:fs';
 
 export interface SetupPlan {
   /** The resume area: its stable name and page, and what it is. */
