@@ -55,6 +55,12 @@ describe('the plan', () => {
     expect(plan.notes[0]).toBe(
       "/dev/vdb2 (512 MiB) is smaller than this machine's RAM (1024 MiB): hibernation works while the image fits (compressed, and at most the kernel's image_size), and refuses before anything is frozen when it cannot; more swap makes it certain",
     );
+    expect(plan.notes).toContain(
+      'images are sealed with a passphrase, asked at hibernate and on the console at resume: `systemctl hibernate` has no terminal to ask on, so hibernate with `hiberkit hibernate`, or use --encrypt public-key',
+    );
+    expect(planSetup(fakeFacts(makeRoot()), { encrypt: 'public-key' }).notes).toContain(
+      'images are sealed to the public key: the initramfs carries the private key (`hiberkit keygen` makes the pair; run setup again after it so the initramfs gets it)',
+    );
   });
 
   test('lockdown, another generator installed, no systemd: said, and no drop-in', () => {

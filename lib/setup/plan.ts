@@ -118,7 +118,7 @@ function notesFor(facts: SetupFacts, swapBytes: number, swapPath: string, genera
     notes.push(
       settings.encrypt === 'public-key'
         ? 'images are sealed to the public key: the initramfs carries the private key (`hiberkit keygen` makes the pair; run setup again after it so the initramfs gets it)'
-        : 'images are sealed with a passphrase, asked at hibernate and on the console at resume',
+        : 'images are sealed with a passphrase, asked at hibernate and on the console at resume: `systemctl hibernate` has no terminal to ask on, so hibernate with `hiberkit hibernate`, or use --encrypt public-key',
     );
   }
   notes.push('after upgrading hiberkit, run `hiberkit setup` again: the initramfs holds a copy of hiberkit-resume');
