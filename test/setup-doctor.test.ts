@@ -56,11 +56,15 @@ test('after setup every check passes, the initramfs listed with the generator\'s
   expect(run.calls).toEqual([`lsinitramfs ${join(facts.root, '/boot/initrd.img-6.12.48+deb13-cloud-amd64')}`]);
 });
 
-test('dracut and mkinitcpio images are listed with lsinitrd and lsinitcpio (mkinitcpio\'s fallback image is not booted)', () => {
+test('dracut and mkinitcpio images are listed with lsinitrd (Fedora\'s name, else the one lsinitrd finds) and lsinitcpio (mkinitcpio\'s fallback image is not booted)', () => {
   const dracut = installed({ generators: ['dracut'] });
   const run = lister(true);
   checkInstallation(dracut.context({ run }));
   expect(run.calls).toEqual(['lsinitrd -k 6.12.48+deb13-cloud-amd64']);
+  mkdirSync(join(dracut.facts.root, 'boot'));
+  writeFileSync(join(dracut.facts.root, 'boot/initramfs-6.12.48+deb13-cloud-amd64.img'), '');
+  checkInstallation(dracut.context({ run }));
+  expect(run.calls.at(-1)).toBe(`lsinitrd ${join(dracut.facts.root, 'boot/initramfs-6.12.48+deb13-cloud-amd64.img')}`);
 
   const mkinitcpio = installed({ generators: ['mkinitcpio'] }, (root) => writeFileSync(join(root, 'etc/mkinitcpio.conf'), 'HOOKS=(base udev filesystems)\n'));
   const boot = join(mkinitcpio.facts.root, 'boot');

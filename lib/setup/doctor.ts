@@ -33,8 +33,11 @@ function listingCommands(generator: Generator, root: string, release: string): s
   switch (generator) {
     case 'initramfs-tools':
       return [['lsinitramfs', join(root, `/boot/initrd.img-${release}`)]];
-    case 'dracut':
-      return [['lsinitrd', '-k', release]];
+    case 'dracut': {
+      // Fedora's name for it; elsewhere lsinitrd knows where dracut put it (Debian: /boot/initrd.img-…).
+      const fedora = join(root, `/boot/initramfs-${release}.img`);
+      return [existsSync(fedora) ? ['lsinitrd', fedora] : ['lsinitrd', '-k', release]];
+    }
     case 'mkinitcpio': {
       // Named after the kernel package (initramfs-linux.img), not the release; the fallback images are not booted.
       const boot = join(root, '/boot');
