@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, parseConfig, parseSetting, parseSize } from '../lib/config.js';
 import { HiberkitError } from '../lib/errors.js';
+import { updateConfigFile } from '../lib/crypto/keygen.js';
 
 describe('config file', () => {
   test('parses every key, comments and blank lines', () => {
@@ -62,5 +63,27 @@ describe('config file', () => {
     const file = join(dir, 'hiberkit.conf');
     writeFileSync(file, 'compress = lz4\n');
     expect(loadConfig(file)).toEqual({ compress: 'lz4' });
+  });
+});
+
+describe('updateConfigFile (keygen, setup)', () => {
+  test('sets, replaces in place and removes settings, keeps everything else, and returns the values before: a round trip', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hiberkit-config-')), 'hiberkit.conf');
+    const original = '# mine\nimage-size = 500M\ncompress = none   # fast disks\n\npower-off = shutdown\n';
+    writeFileSync(file, original);
+    const before = updateConfigFile(file, { compress: 'lz4', 'resume-device': 'UUID=1234-abcd', 'power-off': null });
+    expect(before).toEqual({ compress: 'none', 'resume-device': null, 'power-off': 'shutdown' });
+    expect(readFileSync(file, 'utf8')).toBe('# mine\nimage-size = 500M\ncompress = lz4\n\nresume-device = UUID=1234-abcd\n');
+    expect(loadConfig(file)).toEqual({ imageSize: 500 << 20, compress: 'lz4', resumeDevice: 'UUID=1234-abcd' });
+    updateConfigFile(file, before);
+    expect(loadConfig(file)).toEqual(parseConfig(original));
+  });
+
+  test('creates the file it is pointed at, and a commented-out line is not a setting', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hiberkit-config-')), 'hiberkit.conf');
+    expect(updateConfigFile(file, { encrypt: 'public-key' })).toEqual({ encrypt: null });
+    writeFileSync(file, '# encrypt = none\nencrypt = public-key\n');
+    expect(updateConfigFile(file, { encrypt: null })).toEqual({ encrypt: 'public-key' });
+    expect(readFileSync(file, 'utf8')).toBe('# encrypt = none\n');
   });
 });
