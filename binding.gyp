@@ -54,6 +54,7 @@
             "native/resume/image_reader.cc",
             "native/resume/restore.cc",
             "native/resume/failure.cc",
+            "native/resume/read_file.cc",
             "native/resume/crypto.cc",
             "native/resume/sealed_key.cc",
             "native/resume/key_files.cc",

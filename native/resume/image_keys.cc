@@ -3,15 +3,12 @@
 // sealed_key.cc, the private key file by key_files.cc, the passphrase read by passphrase.cc.
 #include "image_keys.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "key_files.h"
 #include "passphrase.h"
+#include "read_file.h"
 #include "sealed_key.h"
 
 namespace hiberkit_resume {
@@ -35,18 +32,8 @@ PassphraseSource SourceFor(const KeySettings& settings, KeyKind kind) {
 
 // readKeyFile: the whole file, or BAD_KEY_FILE (a missing key file keeps the image).
 std::string ReadKeyFile(const std::string& path, const char* what) {
-  int error = 0;
   std::string text;
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) error = errno;
-  for (char buffer[4096]; error == 0;) {
-    const ssize_t got = read(fd, buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) error = errno;
-    if (got <= 0) break;
-    text.append(buffer, static_cast<size_t>(got));
-  }
-  if (fd >= 0) close(fd);
+  const int error = ReadWholeFile(path, &text);
   if (error != 0) {
     throw Failure{"BAD_KEY_FILE", std::string("cannot read the ") + what + " " + path + ": " + SystemReason(error) +
                                       " (make one with `hiberkit keygen`)"};

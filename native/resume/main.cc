@@ -24,6 +24,7 @@
 #include "resume_location.h"
 #include "restore.h"
 #include "settings.h"
+#include "read_file.h"
 #include "system_facts.h"
 
 namespace hiberkit_resume {
@@ -182,7 +183,7 @@ int Refuse(const Storage& storage, uint64_t resumePage, const FoundMarker& marke
   memcpy(pages.data(), marker.original, hiberkit::kPageSize);
   const int error = hiberkit::InvalidateImage(storage.fd(), resumePage, pages.data(), pages.data() + hiberkit::kPageSize);
   if (error != 0) {
-    return Fail({refusal.code, reason + ". Discarding it failed (" + ErrnoReason(error) +
+    return Fail({refusal.code, reason + ". Discarding it failed (" + SystemReason(error) +
                                    "): run `hiberkit discard` once the system is up; the boot continues."});
   }
   return Fail({refusal.code, reason + ". It was discarded and the swap signature put back; the boot continues normally."});
@@ -229,7 +230,7 @@ int ResumeImage(const Storage& storage, uint64_t resumePage, const FoundMarker& 
 int Run(const Options& options) {
   if (options.config) {
     struct stat info;
-    if (stat(options.config->c_str(), &info) != 0) throw UsageError("--config: " + *options.config + ": " + ErrnoReason(errno));
+    if (stat(options.config->c_str(), &info) != 0) throw UsageError("--config: " + *options.config + ": " + SystemReason(errno));
   }
   const Settings config = LoadConfig(options.config.value_or(kDefaultConfig), !options.config);
   Settings settings = config;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "failure.h"
+#include "read_file.h"
 #include "system_facts.h"
 
 namespace hiberkit_resume {
@@ -129,7 +130,7 @@ Settings LoadConfig(const std::string& path, bool mayBeMissing) {
   const int error = ReadWholeFile(path, &text);
   if (error == 0) return ParseConfig(text, path);
   if (mayBeMissing && (error == ENOENT || error == ENOTDIR)) return {};
-  throw Failure{"BAD_CONFIG", "cannot read the config file " + path + ": " + ErrnoReason(error)};
+  throw Failure{"BAD_CONFIG", "cannot read the config file " + path + ": " + SystemReason(error)};
 }
 
 }  // namespace hiberkit_resume

@@ -39,18 +39,18 @@ Storage::Storage(const std::string& path) : path_(path), fd_(-1), size_(0) {
   fd_ = RetryOnEintr([&] { return open(path.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT); });
   // Some file systems (tmpfs) refuse O_DIRECT: buffered I/O then, as the addon does.
   if (fd_ < 0 && errno == EINVAL) fd_ = RetryOnEintr([&] { return open(path.c_str(), O_RDWR | O_CLOEXEC); });
-  if (fd_ < 0) throw Failure{"RESUME_FAILED", "cannot open " + path + ": " + ErrnoReason(errno)};
+  if (fd_ < 0) throw Failure{"RESUME_FAILED", "cannot open " + path + ": " + SystemReason(errno)};
   struct stat info;
   if (fstat(fd_, &info) != 0) {
     const int error = errno;
     close(fd_);
-    throw Failure{"RESUME_FAILED", "cannot stat " + path + ": " + ErrnoReason(error)};
+    throw Failure{"RESUME_FAILED", "cannot stat " + path + ": " + SystemReason(error)};
   }
   if (S_ISBLK(info.st_mode)) {
     if (ioctl(fd_, BLKGETSIZE64, &size_) != 0) {
       const int error = errno;
       close(fd_);
-      throw Failure{"RESUME_FAILED", "cannot read the size of " + path + ": " + ErrnoReason(error)};
+      throw Failure{"RESUME_FAILED", "cannot read the size of " + path + ": " + SystemReason(error)};
     }
   } else if (S_ISREG(info.st_mode)) {
     size_ = static_cast<uint64_t>(info.st_size);
@@ -65,7 +65,7 @@ Storage::~Storage() { close(fd_); }
 size_t Storage::Read(uint8_t* buffer, size_t length, uint64_t offset) const {
   const ssize_t got = RetryOnEintr([&] { return pread(fd_, buffer, length, static_cast<off_t>(offset)); });
   if (got < 0) {
-    throw Failure{"RESUME_FAILED", "reading " + path_ + " at byte " + std::to_string(offset) + " failed: " + ErrnoReason(errno)};
+    throw Failure{"RESUME_FAILED", "reading " + path_ + " at byte " + std::to_string(offset) + " failed: " + SystemReason(errno)};
   }
   return static_cast<size_t>(got);
 }

@@ -18,6 +18,7 @@
 #include "../image_layout.h"
 #include "../retry_eintr.h"
 #include "failure.h"
+#include "read_file.h"
 
 namespace hiberkit_resume {
 
@@ -126,32 +127,6 @@ std::string Trimmed(const std::string& text) {
   const size_t first = text.find_first_not_of(blanks);
   if (first == std::string::npos) return "";
   return text.substr(first, text.find_last_not_of(blanks) - first + 1);
-}
-
-int ReadWholeFile(const std::string& path, std::string* text) {
-  const int fd = RetryOnEintr([&] { return open(path.c_str(), O_RDONLY | O_CLOEXEC); });
-  if (fd < 0) return errno;
-  text->clear();
-  char buffer[4096];
-  for (;;) {
-    const ssize_t got = RetryOnEintr([&] { return read(fd, buffer, sizeof(buffer)); });
-    if (got < 0) {
-      const int error = errno;
-      close(fd);
-      return error;
-    }
-    if (got == 0) break;
-    text->append(buffer, static_cast<size_t>(got));
-  }
-  close(fd);
-  return 0;
-}
-
-std::string ErrnoReason(int error) {
-  std::string description = strerror(error);
-  if (!description.empty()) description[0] = static_cast<char>(tolower(static_cast<unsigned char>(description[0])));
-  const char* name = strerrorname_np(error);
-  return description + " (" + (name != nullptr ? name : "E" + std::to_string(error)) + ")";
 }
 
 std::string KernelRelease() {

@@ -1,5 +1,5 @@
 // What hiberkit-resume reads of the system, as lib/native/system-info.ts reads it for `hiberkit
-// resume`: whole small files, the identity an image must match (kernel release, machine id), and
+// resume`: the identity an image must match (kernel release, machine id), and
 // block devices named the ways `resume=` names them.
 #pragma once
 
@@ -9,12 +9,6 @@ namespace hiberkit_resume {
 
 // `text` without its leading and trailing blanks (JavaScript's trim(), for ASCII).
 std::string Trimmed(const std::string& text);
-
-// Reads all of `path` into `text`: 0, or the errno value of the failure.
-int ReadWholeFile(const std::string& path, std::string* text);
-
-// How lib/describe-error.ts reasonOf words a system error: "no such file or directory (ENOENT)".
-std::string ErrnoReason(int error);
 
 // uname -r.
 std::string KernelRelease();

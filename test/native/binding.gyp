@@ -32,6 +32,7 @@
       "sources": [
         "keys_probe.cc",
         "../../native/resume/failure.cc",
+        "../../native/resume/read_file.cc",
         "../../native/resume/crypto.cc",
         "../../native/resume/sealed_key.cc",
         "../../native/resume/key_files.cc",
