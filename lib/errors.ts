@@ -153,6 +153,7 @@ export type HiberkitErrorCode =
   | 'UNSUPPORTED_PAGE_SIZE'
   | 'NATIVE_UNAVAILABLE'
   | 'NO_RESUME_PROGRAM'
+  | 'RESUME_PROGRAM_BROKEN'
   // Swap and where the image goes.
   | 'NO_SWAP'
   | 'NOT_ACTIVE_SWAP'

@@ -4,11 +4,11 @@
 // what lib/target.ts resumeTarget decides for `hiberkit resume`), and the resume offset refused on
 // a swap partition. Always with --dry-run or with nothing to resume: the host's /dev/snapshot is real.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { resumeProgramPath } from '../lib/native/resume-program.js';
+import { resumeProgramPath, runnableResumeProgram } from '../lib/native/resume-program.js';
 import { packageVersion } from '../lib/package-info.js';
 import { resume } from '../lib/resume.js';
 import { useMachines } from './flows-support.js';
@@ -147,5 +147,24 @@ describe('hiberkit resume finds the image the same way', () => {
     vi.spyOn(booted.backend.system, 'commandLine').mockReturnValue(['console=ttyS0', 'resume=/dev/vda', 'noresume']);
     expect(await resume({ backend: booted.backend, dryRun: true })).toEqual({ status: 'noresume' });
     expect(await resume({ backend: booted.backend, dryRun: true, resumeDevice: '/dev/vda' })).toMatchObject({ status: 'image-ok' });
+  });
+});
+
+describe('runnableResumeProgram (what setup checks before it copies the program into the initramfs)', () => {
+  test('takes the program built here', () => {
+    expect(runnableResumeProgram(resumeProgramPath())).toBe(resumeProgramPath());
+  });
+
+  test('refuses one that fails to start, with its first line and how to build it from source', () => {
+    const tooNew = fileWith('hiberkit-resume', "#!/bin/sh\necho \"hiberkit-resume: version \\`GLIBC_2.36' not found\" >&2\nexit 1\n");
+    chmodSync(tooNew, 0o755);
+    expect(() => runnableResumeProgram(tooNew)).toThrow(
+      expect.objectContaining({ code: 'RESUME_PROGRAM_BROKEN', message: expect.stringMatching(/GLIBC_2\.36' not found\).*--build-from-source/) }),
+    );
+  });
+
+  test('refuses a file that cannot be executed at all', () => {
+    const notAProgram = fileWith('hiberkit-resume', 'not a program');
+    expect(() => runnableResumeProgram(notAProgram)).toThrow(expect.objectContaining({ code: 'RESUME_PROGRAM_BROKEN', message: expect.stringContaining('EACCES') }));
   });
 });

@@ -4,6 +4,7 @@
  * Looked up like the addon (node-gyp-build's order): a local build first, then the prebuild for
  * this platform and architecture.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HiberkitError } from '../errors.js';
@@ -27,5 +28,21 @@ export function resumeProgramPath(root = packageRoot()): string {
   throw new HiberkitError(
     'NO_RESUME_PROGRAM',
     `${RESUME_PROGRAM_NAME} is not built for ${process.platform}-${process.arch} (looked for ${candidates.join(' and ')}): run \`npm run build:native\` in ${root} (needs g++, make, python3 and libssl-dev)`,
+  );
+}
+
+/**
+ * hiberkit-resume at `path`, once it has shown that it runs here: a prebuild needs a glibc at
+ * least as new as the one it was built against (2.36), and the copy setup puts into the initramfs
+ * must not be one that fails only at the next boot. Throws RESUME_PROGRAM_BROKEN with how to
+ * build it from source.
+ */
+export function runnableResumeProgram(path: string): string {
+  const run = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (run.status === 0) return path;
+  const said = (run.error?.message ?? run.stderr ?? '').trim().split('\n')[0] || `exit ${run.status ?? run.signal}`;
+  throw new HiberkitError(
+    'RESUME_PROGRAM_BROKEN',
+    `${path} does not run on this system (${said}): build it from source with \`npm rebuild -g hiberkit --build-from-source\` (needs g++, make, python3 and libssl-dev), then run this again`,
   );
 }

@@ -5,7 +5,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { HiberkitError } from '../errors.js';
-import { resumeProgramPath } from '../native/resume-program.js';
+import { resumeProgramPath, runnableResumeProgram } from '../native/resume-program.js';
 import { openBackend } from '../select-backend.js';
 import { DEFAULT_CONFIG_PATH, type Settings } from '../config.js';
 import { installedGenerators, liveStableName, runCommand, type CommandRunner, type SetupFacts } from './facts.js';
@@ -26,7 +26,7 @@ export async function liveSetupFacts(): Promise<SetupFacts> {
     stableName: liveStableName,
     generators: installedGenerators(),
     systemd: existsSync('/run/systemd/system'),
-    resumeProgram: resumeProgramPath(),
+    resumeProgram: runnableResumeProgram(resumeProgramPath()),
     nodePath: process.execPath,
     cliPath: realpathSync(process.argv[1]!),
   };
