@@ -1,13 +1,14 @@
 /** The command line of `npm run bench` (bench/run.ts). */
 import { parseArgs } from 'node:util';
-import { CONTENDERS, FULL_WORKLOAD, SHORT_WORKLOAD, contenderById, type Contender, type Workload } from './contenders.js';
+import { CONTENDERS, DEFAULT_CONTENDERS, FULL_WORKLOAD, SHORT_WORKLOAD, contenderById, type Contender, type Workload } from './contenders.js';
 
 export const USAGE = `usage: npm run bench -- [options]
 
   --runs N            cycles per contender (default 3; 1 with --short)
   --cpus N[,M...]     vCPU counts: all contenders run with the first, the compressing ones again
                       with each further count (default 1,2; 1 with --short)
-  --contenders a,b    a subset of: ${CONTENDERS.map((c) => c.id).join(', ')}
+  --contenders a,b    which to run (default ${DEFAULT_CONTENDERS.map((c) => c.id).join(', ')});
+                      also: ${CONTENDERS.filter((c) => c.optional).map((c) => c.id).join(', ')}
   --short             the CI size: a lighter memory load, a small emulated machine
   -h, --help
 `;
@@ -50,7 +51,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
   }
   if (values.help) return null;
   const short = values.short ?? false;
-  let contenders: readonly Contender[] = CONTENDERS;
+  let contenders: readonly Contender[] = DEFAULT_CONTENDERS;
   if (values.contenders !== undefined) {
     try {
       contenders = values.contenders.split(',').map((id) => contenderById(id.trim()));

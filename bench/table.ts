@@ -58,6 +58,7 @@ export function formatReport(report: BenchReport): string {
     '',
     'hibernate = trigger → power-off; resume = resume start → system running again; "vs kernel" = / kernel default (LZO).',
     'write/load: the phase that moves the image (kernel: its PM messages; hiberkit: its progress lines).',
+    'hiberkit resumes through hiberkit-resume, the native program an installed system runs in its initramfs ("Node resume": `hiberkit resume`).',
     'on disk = written to the swap disk, minus pages swapped out to make room; ratio = stream / on disk.',
     '',
     'phases (median seconds):',

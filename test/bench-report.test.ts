@@ -70,7 +70,8 @@ function kernelBoots(scale = 1): [BootResult, BootResult] {
   return [first, second];
 }
 
-function hiberkitBoots(): [BootResult, BootResult] {
+/** A hiberkit cycle; boot 2's resume program prints under its own name (hiberkit-resume, or the Node CLI's hiberkit). */
+function hiberkitBoots(resumeProgram: 'hiberkit-resume' | 'hiberkit' = 'hiberkit-resume'): [BootResult, BootResult] {
   const first = boot(
     1,
     [
@@ -88,8 +89,9 @@ function hiberkitBoots(): [BootResult, BootResult] {
     2,
     [
       [3500, 'HK:STAMP resume-start 3.50'],
-      [6800, 'hiberkit: image found on /dev/vda; loading it'],
-      [12300, 'hiberkit: loaded and verified 65239 pages (113635495 bytes stored) in 5490 ms'],
+      [6800, `${resumeProgram}: image found on /dev/vda; loading it`],
+      [6810, `${resumeProgram}: image made 2026-01-01T00:00:00.000Z by kernel 6.1.0-56-cloud-amd64`],
+      [12300, `${resumeProgram}: loaded and verified 65239 pages (113635495 bytes stored) in 5490 ms`],
       [18000, '[   18.000000] Freezing user space processes'],
       [18050, 'hiberkit: restoring the image'],
       [21300, 'HK:STAMP resumed 39.45'],
@@ -141,7 +143,7 @@ describe('one cycle from its consoles', () => {
       ['power-off', 50],
     ]);
     expect(f.resumePhases.map((p) => [p.name, p.ms])).toEqual([
-      ['node start-up', 3300],
+      ['start-up', 3300],
       ['load', 5500],
       ['freeze', 5750],
       ['restore + thaw', 3250],
@@ -150,6 +152,23 @@ describe('one cycle from its consoles', () => {
     expect(f.checks.find((c) => c.name === 'write, critical section clock')).toMatchObject({ hostMs: 6200, guestMs: 6200 });
     expect(f.checks.find((c) => c.name === 'resume start → restore freeze, guest clock')).toMatchObject({ hostMs: 14500, guestMs: 14500 });
     expect(f.checks.find((c) => c.name === 'load, resume clock')).toMatchObject({ hostMs: 5500, guestMs: 5490 });
+  });
+
+  test("the Node resume's phases come from the same lines under the CLI's name", () => {
+    const f = figures('hiberkit-lz4-node', hiberkitBoots('hiberkit'));
+    expect(f.resumePhases.map((p) => [p.name, p.ms])).toEqual([
+      ['node start-up', 3300],
+      ['load', 5500],
+      ['freeze', 5750],
+      ['restore + thaw', 3250],
+    ]);
+    expect([f.loadMs, f.streamBytes, f.reportedStoredBytes]).toEqual([5500, 65239 * 4096, 113635495]);
+    expect(f.checks.find((c) => c.name === 'load, resume clock')).toMatchObject({ hostMs: 5500, guestMs: 5490 });
+  });
+
+  test("a resume program's lines do not stand for the other's", () => {
+    expect(() => figures('hiberkit-lz4', hiberkitBoots('hiberkit'))).toThrow(/end of phase "start-up".*hiberkit-resume: image found on/);
+    expect(() => figures('hiberkit-lz4-node', hiberkitBoots('hiberkit-resume'))).toThrow(/end of phase "node start-up"/);
   });
 
   /** Boot 1 of hiberkitBoots() with only its first `count` lines. */
@@ -228,6 +247,14 @@ describe('summaries, raw device, targets', () => {
     expect(found.at(-1)!.value).toBe(1);
   });
 
+  test('the targets judge the native resume program, not the Node resume kept for comparison', () => {
+    const withNode = summarize([...cycles, figures('hiberkit-lz4-node', hiberkitBoots('hiberkit'), 1, 1, 110 * MIB)], []);
+    expect(withNode.find((s) => s.contender === 'hiberkit-lz4-node')!.vsBaseline).not.toBeNull();
+    const names = targets(withNode, 1).map((t) => t.name);
+    expect(names).toContain('hiberkit-lz4: resume / kernel default');
+    expect(names.filter((n) => n.startsWith('hiberkit-lz4-node'))).toEqual([]);
+  });
+
   test('the table and the chart', () => {
     const summaries = compareToRaw(summarize(cycles, []), limits, 1);
     const report: BenchReport = {
@@ -260,8 +287,8 @@ describe('summaries, raw device, targets', () => {
     const chart = renderChart(summaries.filter((s) => s.cpus === 1), 'title <&>');
     expect(chart.startsWith('<svg')).toBe(true);
     expect(chart).toContain('title &lt;&amp;&gt;');
-    // One segment per phase: 3 + 3 for the kernel, 5 + 4 for hiberkit; plus the background and 9 legend boxes (phase names shared by both methods share a colour).
-    expect(chart.match(/<rect /g)).toHaveLength(15 + 1 + 9);
+    // One segment per phase: 3 + 3 for the kernel, 5 + 4 for hiberkit; plus the background and 10 legend boxes (phase names shared by both methods share a colour).
+    expect(chart.match(/<rect /g)).toHaveLength(15 + 1 + 10);
     expect(chart).toContain('>--compress lz4</text>');
   });
 });
@@ -271,6 +298,9 @@ describe('options', () => {
     expect(parseBenchOptions([])).toMatchObject({ runs: 3, cpus: [1, 2], short: false, emulatorMemoryMiB: 1024 });
     expect(parseBenchOptions(['--short'])).toMatchObject({ runs: 1, cpus: [1], short: true, workload: SHORT_WORKLOAD });
     expect(parseBenchOptions(['--contenders', 'hiberkit-lz4,kernel-lzo', '--runs', '5'])!.contenders.map((c) => c.id)).toEqual(['hiberkit-lz4', 'kernel-lzo']);
+    // The Node resume is a comparison, run only when named.
+    expect(parseBenchOptions([])!.contenders.map((c) => c.id)).toEqual(['kernel-lzo', 'kernel-nocompress', 'hiberkit-lz4', 'hiberkit-none']);
+    expect(parseBenchOptions(['--contenders', 'kernel-lzo,hiberkit-lz4-node'])!.contenders.map((c) => c.resumer)).toEqual(['kernel', 'node']);
     expect(parseBenchOptions(['--help'])).toBeNull();
     expect(() => parseBenchOptions(['--runs', '0'])).toThrow(UsageError);
     expect(() => parseBenchOptions(['--contenders', 'uswsusp'])).toThrow(/no contender "uswsusp"/);
