@@ -13,6 +13,7 @@ import { checkHibernation, mib } from './preflight.js';
 import { HiberkitError, SnapshotError } from './errors.js';
 import { describeError, isSystemError } from './describe-error.js';
 import type { ImageReport } from './inspect.js';
+import type { ImageLookup } from './target.js';
 
 // Each command imports what it runs when it runs: node compiles every module it loads, which
 // in a slow initramfs boot costs seconds, and `resume` with no image must return at once
@@ -28,6 +29,7 @@ commands:
   resume        from the initramfs: restore a hiberkit image if there is one, else return 0
                 [--resume-device DEV] [--resume-offset PAGES] [--secret-key FILE]
                 [--passphrase-tries N] [--on-bad-passphrase keep|discard]
+                [--dry-run: check everything, restore nothing, leave a good image in place]
   inspect       tell whether an image is there and what it is   [--json] [--resume-device DEV] [--resume-offset PAGES]
   discard       drop an image without restoring it, putting the swap signature back
   keygen        make the keys for encrypted, signed images and record encrypt = public-key in the config
@@ -76,6 +78,7 @@ const OPTIONS = {
   emulate: { type: 'string' },
   config: { type: 'string' },
   json: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
   dir: { type: 'string' },
   memory: { type: 'string' },
   debug: { type: 'boolean' },
@@ -107,22 +110,40 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 class UsageError extends Error {}
 
-/** The flags over the config file's settings (/etc/hiberkit.conf, or DIR/etc/hiberkit.conf with --emulate). */
-function settingsFrom(values: Values, { configMayBeMissing = false } = {}): Settings {
+/** The config file's settings (/etc/hiberkit.conf, or DIR/etc/hiberkit.conf with --emulate) and the flags' apart. */
+function settingLayers(values: Values, { configMayBeMissing = false } = {}): { config: Settings; flags: Settings } {
   const paths = machinePaths(values.emulate);
   const missing = configMayBeMissing && values.config !== undefined && !existsSync(values.config);
-  const settings: Settings = missing ? {} : loadConfig(values.config, paths.configFile);
+  const config: Settings = missing ? {} : loadConfig(values.config, paths.configFile);
+  const flags: Settings = {};
   for (const flag of SETTING_FLAGS) {
     const value = values[flag];
     if (typeof value === 'string') {
       try {
-        Object.assign(settings, parseSetting(flag, value));
+        Object.assign(flags, parseSetting(flag, value));
       } catch (err) {
         throw new UsageError(`--${flag}: ${(err as Error).message}`);
       }
     }
   }
-  return settings;
+  return { config, flags };
+}
+
+/** The flags over the config file's settings. */
+function settingsFrom(values: Values, options: { configMayBeMissing?: boolean } = {}): Settings {
+  const { config, flags } = settingLayers(values, options);
+  return { ...config, ...flags };
+}
+
+/**
+ * For the commands that look for an image (resume, inspect, discard): the same, except that the
+ * config file's resume device and offset travel apart, below the kernel command line
+ * (lib/target.ts resumeTarget).
+ */
+function lookupSettingsFrom(values: Values): Settings & ImageLookup {
+  const { config, flags } = settingLayers(values);
+  const { resumeDevice, resumeOffset, ...rest } = config;
+  return { ...rest, ...flags, configFile: { resumeDevice, resumeOffset } };
 }
 
 /** A size flag (`--memory 512M`) in bytes, or undefined when not given. */
@@ -156,13 +177,19 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   },
 
   async resume(values) {
-    const settings = settingsFrom(values);
+    const settings = lookupSettingsFrom(values);
     const backend = await openBackend({ emulate: values.emulate });
     const { resume } = await import('./resume.js');
-    const result = await resume({ ...settings, backend, onProgress: say, progressFd: process.stderr.fd });
+    const result = await resume({ ...settings, backend, dryRun: values['dry-run'], onProgress: say, progressFd: process.stderr.fd });
     switch (result.status) {
       case 'no-resume-device':
         say('no hibernation image: no resume device configured (resume=, --resume-device or /etc/hiberkit.conf)');
+        return 0;
+      case 'noresume':
+        say('noresume is on the kernel command line: not resuming; the boot continues');
+        return 0;
+      case 'image-ok':
+        say(`image OK: ${result.blockDevice} holds ${result.streamPages} pages (${result.storedBytes} bytes stored); dry run: left in place`);
         return 0;
       case 'no-image':
         say(`no hibernation image on ${result.blockDevice}; the boot continues`);
@@ -176,7 +203,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   async inspect(values) {
     const backend = await openBackend({ emulate: values.emulate });
     const { inspect } = await import('./inspect.js');
-    const report = await inspect({ ...settingsFrom(values), backend });
+    const report = await inspect({ ...lookupSettingsFrom(values), backend });
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : describeImage(report));
     return report.valid === false ? 1 : 0;
   },
@@ -184,7 +211,7 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   async discard(values) {
     const backend = await openBackend({ emulate: values.emulate });
     const { discard } = await import('./discard.js');
-    const result = await discard({ ...settingsFrom(values), backend });
+    const result = await discard({ ...lookupSettingsFrom(values), backend });
     say(result.discarded ? `image on ${result.blockDevice} discarded; the swap signature is back` : `no hiberkit image on ${result.blockDevice}`);
     return 0;
   },
@@ -312,7 +339,7 @@ const COMMON_FLAGS: readonly string[] = ['emulate', 'config', 'debug', 'help', '
  */
 const COMMAND_FLAGS: Record<string, readonly string[]> = {
   hibernate: [...SETTING_FLAGS, 'systemd'],
-  resume: SETTING_FLAGS,
+  resume: [...SETTING_FLAGS, 'dry-run'],
   inspect: [...SETTING_FLAGS, 'json'],
   discard: SETTING_FLAGS,
   keygen: [...SETTING_FLAGS, 'out', 'force'],

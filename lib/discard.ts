@@ -3,12 +3,12 @@
  * back so the area is ordinary swap again (after a lost passphrase, or to boot fresh on purpose).
  */
 import { HiberkitError } from './errors.js';
-import { openTargetStorage, resumeTarget } from './target.js';
+import { openTargetStorage, resumeTarget, type ImageLookup } from './target.js';
 import { invalidateImage, readMarker } from './image/reader.js';
 import type { Backend } from './backend.js';
 import type { Settings } from './config.js';
 
-export interface DiscardOptions extends Settings {
+export interface DiscardOptions extends Settings, ImageLookup {
   backend: Backend;
 }
 
@@ -19,7 +19,7 @@ export interface DiscardResult {
 }
 
 export async function discard(options: DiscardOptions): Promise<DiscardResult> {
-  const target = resumeTarget(options.backend, options);
+  const target = resumeTarget(options.backend, options, options.configFile);
   if (!target) {
     throw new HiberkitError('NO_RESUME_DEVICE', 'no resume device: pass --resume-device, set resume-device in /etc/hiberkit.conf, or boot with resume=');
   }

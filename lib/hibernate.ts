@@ -200,7 +200,7 @@ function warnIfResumeLooksElsewhere(
   const kernel = backend.system.resumeSetting();
   if (kernel.device && (kernel.device !== blockDevice || kernel.offsetPages !== resumePage)) {
     progress(
-      `warning: the kernel's resume setting names ${kernel.device} (offset ${kernel.offsetPages}) but the image goes to ${blockDevice} (offset ${resumePage}); make \`hiberkit resume\` look there with --resume-device or /etc/hiberkit.conf`,
+      `warning: the kernel's resume setting names ${kernel.device} (offset ${kernel.offsetPages}) but the image goes to ${blockDevice} (offset ${resumePage}); resume looks where the kernel command line says before /etc/hiberkit.conf, so make resume= and resume_offset= name the image's place (or drop them), or give \`hiberkit resume\` --resume-device`,
     );
   }
 }

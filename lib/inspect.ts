@@ -3,14 +3,14 @@
  * the whole image (every checksum) without touching /dev/snapshot or changing the disk.
  */
 import { HiberkitError, type HiberkitErrorCode } from './errors.js';
-import { openTargetStorage, resumeTarget } from './target.js';
+import { openTargetStorage, resumeTarget, type ImageLookup } from './target.js';
 import { loadImage, readHeaderSummary, readMarker } from './image/reader.js';
 import { unlockerFor } from './crypto/image-keys.js';
 import { PAGE_SIZE } from './ioctls.js';
 import type { Backend } from './backend.js';
 import type { Settings } from './config.js';
 
-export interface InspectOptions extends Settings {
+export interface InspectOptions extends Settings, ImageLookup {
   backend: Backend;
 }
 
@@ -46,7 +46,7 @@ const KEY_UNAVAILABLE: ReadonlySet<HiberkitErrorCode> = new Set(['NO_PASSPHRASE'
 
 export async function inspect(options: InspectOptions): Promise<ImageReport> {
   const { backend } = options;
-  const target = resumeTarget(backend, options);
+  const target = resumeTarget(backend, options, options.configFile);
   if (!target) {
     throw new HiberkitError('NO_RESUME_DEVICE', 'no resume device: pass --resume-device, set resume-device in /etc/hiberkit.conf, or boot with resume=');
   }

@@ -54,6 +54,11 @@ export function commandLineValue(words: readonly string[], name: string): string
   return value;
 }
 
+/** `noresume`: the kernel does not resume, and neither does hiberkit unless told where explicitly. */
+export function resumeDisabledByCommandLine(words: readonly string[]): boolean {
+  return kernelParameters(words).includes('noresume');
+}
+
 /**
  * `nohibernate`, or a `hibernate=` value starting with "no" other than the `noresume` and
  * `nocompress` options: hibernate_setup() compares those prefixes in that order.

@@ -8,15 +8,22 @@
  * boot continues normally and swapon works; any other failure keeps it for another try.
  */
 import { HiberkitError, SnapshotError, type HiberkitErrorCode } from './errors.js';
-import { openTargetStorage, resumeTarget } from './target.js';
+import { openTargetStorage, resumeTarget, type ImageLookup } from './target.js';
+import { resumeDisabledByCommandLine } from './kernel-cmdline.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { invalidateImage, openImage, readMarker } from './image/reader.js';
 import type { Backend, BlockDevice, SnapshotDevice } from './backend.js';
 import type { Settings } from './config.js';
 import { describeError } from './describe-error.js';
 
-export interface ResumeOptions extends Settings {
+export interface ResumeOptions extends Settings, ImageLookup {
   backend: Backend;
+  /**
+   * Everything a resume does (find, check the header and extent map, read and verify every chunk,
+   * decrypt and authenticate, keep or discard a refused image) but /dev/snapshot is never opened
+   * and a good image is left in place: 'image-ok'. hiberkit-resume --dry-run decides the same.
+   */
+  dryRun?: boolean;
   onProgress?: (message: string) => void;
   /** Where the restore critical section prints its line (it cannot call onProgress); default: nowhere. */
   progressFd?: number;
@@ -25,6 +32,10 @@ export interface ResumeOptions extends Settings {
 export type ResumeResult =
   /** No resume device is configured anywhere. */
   | { status: 'no-resume-device' }
+  /** `noresume` on the kernel command line, and no flag names a resume device. */
+  | { status: 'noresume' }
+  /** dryRun: the image passed every check and stays on disk. */
+  | { status: 'image-ok'; blockDevice: string; streamPages: number; storedBytes: number }
   /** The resume device holds no hiberkit image: boot normally. */
   | { status: 'no-image'; blockDevice: string }
   /** Emulator only: control passed to the restored image (a real restore never returns). */
@@ -36,7 +47,8 @@ const UPLOAD_BATCH_PAGES = 1024;
 export async function resume(options: ResumeOptions): Promise<ResumeResult> {
   const { backend } = options;
   const progress = options.onProgress ?? (() => {});
-  const target = resumeTarget(backend, options);
+  if (options.resumeDevice === undefined && resumeDisabledByCommandLine(backend.system.commandLine())) return { status: 'noresume' };
+  const target = resumeTarget(backend, options, options.configFile);
   if (!target) return { status: 'no-resume-device' };
 
   const storage = openTargetStorage(backend, target, { write: true, direct: true });
@@ -63,6 +75,10 @@ export async function resume(options: ResumeOptions): Promise<ResumeResult> {
       );
       let device: SnapshotDevice | undefined;
       try {
+        if (options.dryRun) {
+          for await (const batch of image.pages(UPLOAD_BATCH_PAGES)) void batch;
+          return { status: 'image-ok', blockDevice: target.blockDevice, streamPages: image.header.streamPages, storedBytes: image.header.storedBytes };
+        }
         device = backend.openSnapshot('restore');
         const started = performance.now();
         await upload(image.pages(UPLOAD_BATCH_PAGES), device.writePages.bind(device));

@@ -1,8 +1,9 @@
 /**
  * Where the image lives: a block device and the page of its swap header ("resume page").
- * Hibernate, resume and inspect all resolve it the same way: flags, then /etc/hiberkit.conf,
- * then (hibernate) the active swap with the most free space or (resume, inspect) the kernel's
- * `resume=` and `resume_offset=`.
+ * Hibernate writes it where the flags, then /etc/hiberkit.conf say, else to the active swap with
+ * the most free space. Resume, inspect and discard look for it where the flags say, then the
+ * kernel's command line (`noresume`, `resume=`, `resume_offset=`), then /etc/hiberkit.conf: the
+ * order hiberkit-resume follows in the initramfs (native/resume/resume_location.h).
  */
 import { HiberkitError } from './errors.js';
 import { PAGE_SIZE } from './ioctls.js';
@@ -57,8 +58,22 @@ export function hibernationTarget(backend: { system: Pick<SystemInfo, 'swapAreas
   return { blockDevice, resumePage: match.offsetPages, swap: match };
 }
 
-/** Where resume and inspect look for an image, or null when nothing names a resume device. */
-export function resumeTarget(backend: Backend, settings: Settings): ImageTarget | null {
+/** A resume device and offset as one source of settings gives them. */
+export type ResumeLocation = Pick<Settings, 'resumeDevice' | 'resumeOffset'>;
+
+/** What resume, inspect and discard take besides their settings to find the image. */
+export interface ImageLookup {
+  /** The config file's resume device and offset: they rank below the kernel command line (resumeTarget). */
+  configFile?: ResumeLocation;
+}
+
+/**
+ * Where resume, inspect and discard look for an image, highest first: `settings` (the caller's
+ * own: the command-line flags), the kernel's command line, `configFile` (the config file's
+ * location); null when nothing names a device. (`noresume` is resume's own business: inspect and
+ * discard still find the image.)
+ */
+export function resumeTarget(backend: Backend, settings: Settings, configFile: ResumeLocation = {}): ImageTarget | null {
   if (settings.resumeDevice !== undefined) {
     return {
       blockDevice: backend.system.resolveBlockDevice(settings.resumeDevice),
@@ -66,8 +81,12 @@ export function resumeTarget(backend: Backend, settings: Settings): ImageTarget 
     };
   }
   const kernel = backend.system.resumeSetting();
-  if (!kernel.device) return null;
-  return { blockDevice: kernel.device, resumePage: settings.resumeOffset ?? kernel.offsetPages };
+  if (kernel.device) return { blockDevice: kernel.device, resumePage: settings.resumeOffset ?? kernel.offsetPages };
+  if (configFile.resumeDevice === undefined) return null;
+  return {
+    blockDevice: backend.system.resolveBlockDevice(configFile.resumeDevice),
+    resumePage: settings.resumeOffset ?? configFile.resumeOffset ?? 0,
+  };
 }
 
 /**

@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "image_crypto.h"
+#include "image_invalidate.h"
 #include "progress_line.h"
 #include "snapshot_ioctls.h"
 
@@ -25,27 +26,6 @@ constexpr int kExitWithoutGo = 2;
 constexpr size_t kMaxSegments = 1024;
 
 constexpr uint64_t kPagesPerMiB = (1024 * 1024) / kPageSize;
-
-const char* const kStageNames[] = {
-    "wait-go",    "lock-memory", "platform-support", "freeze",     "create-image",  "get-image-size",
-    "write-image", "power-off",  "resumed",          "invalidate", "atomic-restore",
-};
-static_assert(sizeof(kStageNames) / sizeof(kStageNames[0]) ==
-                  static_cast<size_t>(CriticalStage::kAtomicRestore) + 1,
-              "one name per stage");
-
-uint64_t MonotonicMicros() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);  // the vDSO: no system call, no lock
-  return static_cast<uint64_t>(now.tv_sec) * 1000000 + static_cast<uint64_t>(now.tv_nsec) / 1000;
-}
-
-int32_t IoctlIndex(const SnapshotIoctl* request) {
-  for (size_t i = 0; i < sizeof(kSnapshotIoctls) / sizeof(kSnapshotIoctls[0]); i++) {
-    if (kSnapshotIoctls[i] == request) return static_cast<int32_t>(i);
-  }
-  return -1;
-}
 
 // Blocks until the parent has closed its copy of /dev/snapshot and says go. Until then the child
 // must not freeze: the parent's copy would keep the device open if the child died.
@@ -94,45 +74,6 @@ volatile uintptr_t g_unmapped_address = 8;  // a global, so the compiler cannot 
   }
   _exit(127);  // not reached: each of the above kills the process
 }
-
-// What both sequences share: the device calls, the report, the status lines.
-class ChildSequence {
- protected:
-  ChildSequence(int snapshot_fd, int progress_fd, CriticalReport* report)
-      : snapshot_fd_(snapshot_fd), report_(report), progress_(progress_fd) {}
-
-  void Enter(CriticalStage stage) { report_->stage = stage; }
-
-  // One /dev/snapshot request. Returns 0 or the errno value; records nothing.
-  int Ioctl(const SnapshotIoctl& request, unsigned long arg) {
-    return ioctl(snapshot_fd_, request.request, arg) < 0 ? errno : 0;
-  }
-
-  void Record(const char* call, const SnapshotIoctl* request, int error) {
-    report_->failed_call = call;
-    report_->ioctl_index = IoctlIndex(request);
-    report_->error = error;
-  }
-
-  [[noreturn]] void ExitFailed(const char* what) {
-    ProgressLine()
-        .Text("hiberkit: ")
-        .Text(what)
-        .Text(" failed at ")
-        .Text(CriticalStageName(report_->stage))
-        .Text(" (")
-        .Text(report_->failed_call)
-        .Text(": errno ")
-        .Number(static_cast<uint64_t>(report_->error))
-        .Text("); user space thawed")
-        .SendTo(progress_);
-    _exit(kChildExitFailed);
-  }
-
-  const int snapshot_fd_;
-  CriticalReport* const report_;
-  const ProgressOutput progress_;
-};
 
 // Streams the snapshot with readv() of one-page segments, the only way to read several pages
 // per system call (docs/snapshot-device.md §3.3).
@@ -220,10 +161,10 @@ class ConsoleProgress final : public ProgressSink {
   uint64_t last_tenth_ = 0;
 };
 
-class HibernateSequence final : ChildSequence {
+class HibernateSequence final : CriticalSequence {
  public:
   explicit HibernateSequence(const HibernateChildPlan& plan)
-      : ChildSequence(plan.snapshot_fd, plan.progress_fd, plan.report), plan_(plan) {}
+      : CriticalSequence(plan.snapshot_fd, plan.progress_fd, plan.report), plan_(plan) {}
 
   [[noreturn]] void Run() {
     Enter(CriticalStage::kLockMemory);
@@ -298,6 +239,11 @@ class HibernateSequence final : ChildSequence {
   }
 
  private:
+  [[noreturn]] void ExitFailed(const char* what) {
+    PrintFailure(what);
+    _exit(kChildExitFailed);
+  }
+
   void KillIfAt(KillPoint point) {
     if (plan_.kill_at == point) Die(plan_.kill_method);
   }
@@ -409,65 +355,7 @@ class HibernateSequence final : ChildSequence {
   bool image_size_lowered_ = false;
 };
 
-class RestoreSequence final : ChildSequence {
- public:
-  explicit RestoreSequence(const RestoreChildPlan& plan)
-      : ChildSequence(plan.snapshot_fd, plan.progress_fd, plan.report), plan_(plan) {}
-
-  [[noreturn]] void Run() {
-    Enter(CriticalStage::kLockMemory);
-    uint64_t lock_start = MonotonicMicros();
-    const char* lock_call = nullptr;
-    if (int err = LockChildMemory(plan_.memory, &lock_call)) {
-      Record(lock_call, nullptr, err);
-      ExitFailed("restore");
-    }
-    report_->lock_us = MonotonicMicros() - lock_start;
-    report_->memory_use = MeasureMemoryUse();
-
-    Enter(CriticalStage::kFreeze);
-    if (int err = Ioctl(kFreeze, 0)) {
-      Record("ioctl", &kFreeze, err);
-      ExitFailed("restore");
-    }
-
-    // Before jumping: if the restore fails or the restored system crashes early, the next boot
-    // must not try the same image again (docs/snapshot-device.md §8.2 step 7). If the image cannot be invalidated, do not
-    // restore at all: a restored system with its image still valid on disk would be resumed
-    // again, over newer data, after its next crash.
-    Enter(CriticalStage::kInvalidate);
-    if (int err = InvalidateImage(plan_.storage_fd, plan_.resume_page, plan_.original_resume_page, plan_.scratch_page)) {
-      FailFrozen("invalidate-image", nullptr, err);
-    }
-
-    if (plan_.platform_mode) {
-      Enter(CriticalStage::kPlatformSupport);
-      if (int err = Ioctl(kPlatformSupport, 1)) FailFrozen("ioctl", &kPlatformSupport, err);
-    }
-
-    Enter(CriticalStage::kAtomicRestore);
-    ProgressLine().Text("hiberkit: restoring the image").SendTo(progress_);
-    // Does not return on success: the machine continues in the hibernated kernel.
-    int err = Ioctl(kAtomicRestore, 0);
-    FailFrozen("ioctl", &kAtomicRestore, err);
-  }
-
- private:
-  [[noreturn]] void FailFrozen(const char* call, const SnapshotIoctl* request, int error) {
-    Record(call, request, error);
-    Ioctl(kUnfreeze, 0);
-    ExitFailed("restore");
-  }
-
-  const RestoreChildPlan& plan_;
-};
-
 }  // namespace
-
-const char* CriticalStageName(CriticalStage stage) {
-  size_t index = static_cast<size_t>(stage);
-  return index < sizeof(kStageNames) / sizeof(kStageNames[0]) ? kStageNames[index] : "unknown";
-}
 
 void RunHibernateChild(const HibernateChildPlan& plan) {
   WaitForGo(plan.go_fd);
@@ -478,7 +366,9 @@ void RunHibernateChild(const HibernateChildPlan& plan) {
 void RunRestoreChild(const RestoreChildPlan& plan) {
   WaitForGo(plan.go_fd);
   IsolateFromParent();
-  RestoreSequence(plan).Run();
+  RunRestoreSequence(plan.restore);
+  PrintCriticalFailure("restore", *plan.restore.report, ProgressOutput(plan.restore.progress_fd));
+  _exit(kChildExitFailed);
 }
 
 }  // namespace hiberkit

@@ -26,6 +26,7 @@
 #include "addon.h"
 #include "critical_child.h"
 #include "image_crypto.h"
+#include "image_invalidate.h"
 #include "snapshot_ioctls.h"
 
 namespace hiberkit {
@@ -556,15 +557,15 @@ Napi::Value CriticalRestore(const Napi::CallbackInfo& info) {
   std::memcpy(session->original_page(), original, kPageSize);
 
   RestoreChildPlan plan = {};
-  plan.snapshot_fd = snapshot.get();
-  plan.progress_fd = common.progress_fd;
-  plan.storage_fd = session->storage.get();
-  plan.resume_page = common.resume_page;
-  plan.original_resume_page = session->original_page();
-  plan.scratch_page = session->scratch_page();
-  plan.platform_mode = platform_mode;
-  plan.memory = session->Memory(common.lock_mode);
-  plan.report = session->report;
+  plan.restore.snapshot_fd = snapshot.get();
+  plan.restore.progress_fd = common.progress_fd;
+  plan.restore.storage_fd = session->storage.get();
+  plan.restore.resume_page = common.resume_page;
+  plan.restore.original_resume_page = session->original_page();
+  plan.restore.scratch_page = session->scratch_page();
+  plan.restore.platform_mode = platform_mode;
+  plan.restore.memory = session->Memory(common.lock_mode);
+  plan.restore.report = session->report;
   return ForkAndWait(env, std::move(session), snapshot, [&plan](int go_fd) {
     plan.go_fd = go_fd;
     RunRestoreChild(plan);

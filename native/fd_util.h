@@ -1,5 +1,5 @@
 // Helpers shared by the families that work on raw file descriptors (snapshot_device.cc,
-// block_device.cc, system.cc): EINTR handling, naming the file behind an fd in errors, and
+// block_device.cc, system.cc): EINTR handling (retry_eintr.h), naming the file behind an fd in errors, and
 // reading the JavaScript arguments those functions take.
 #pragma once
 #include <napi.h>
@@ -12,20 +12,9 @@
 #include <string>
 
 #include "errors.h"
+#include "retry_eintr.h"
 
 namespace hiberkit {
-
-// Repeats a system call that failed with EINTR. Only for calls where EINTR means "nothing
-// happened" (open, the read/write family, fdatasync), never for close() (on Linux the fd is
-// gone even then) or for requests with side effects that a repeat would duplicate.
-template <typename Call>
-auto RetryOnEintr(Call call) -> decltype(call()) {
-  decltype(call()) result;
-  do {
-    result = call();
-  } while (result == -1 && errno == EINTR);
-  return result;
-}
 
 // The path of the file behind `fd`, for error reports. Functions on fds take no path argument,
 // so the path is looked up only when something failed; null when /proc is not mounted.

@@ -11,12 +11,11 @@
 #include <cstring>
 
 #include "crc32c.h"
-#include "fd_util.h"
 #include "image_crypto.h"
+#include "image_invalidate.h"
+#include "little_endian.h"
 #include "lz4.h"
 #include "write_queue.h"
-
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the format is little endian and so are the stores below");
 
 namespace hiberkit {
 namespace {
@@ -25,27 +24,8 @@ namespace {
 // The cipher's tags and MACs land in fields of the layout's sizes.
 static_assert(kAeadTagBytes == kChunkTagBytes && kAeadTagBytes == kMacBytes, "a GCM tag fills the chunk tag and header MAC fields");
 
-void PutU32(uint8_t* at, uint32_t value) { memcpy(at, &value, sizeof(value)); }
-void PutU64(uint8_t* at, uint64_t value) { memcpy(at, &value, sizeof(value)); }
-
 size_t DivideRoundingUp(size_t n, size_t d) { return (n + d - 1) / d; }
 size_t RoundUp(size_t n, size_t multiple) { return DivideRoundingUp(n, multiple) * multiple; }
-
-bool IsZero(const uint8_t* bytes, size_t from, size_t to) {
-  for (size_t i = from; i < to; i++) {
-    if (bytes[i] != 0) return false;
-  }
-  return true;
-}
-
-// A swap header page that can be marked and rebuilt from the marker alone (format.ts
-// assertMarkable): a swap signature at 4086 and zeros in 4048..4085.
-bool IsMarkable(const uint8_t* page) {
-  const uint8_t* signature = page + kSignatureOffset;
-  const bool swap = memcmp(signature, kSwapSignature, kSignatureBytes) == 0 ||
-                    memcmp(signature, kLegacySwapSignature, kSignatureBytes) == 0;
-  return swap && IsZero(page, kMarkerOffset, kSignatureOffset);
-}
 
 // ---- Workspace
 
@@ -96,48 +76,6 @@ Layout LayoutFor(const ImageWriterConfig& config) {
   layout.queue = take(WriteQueue::MemoryBytes(kIoSlots, SlotPages(config)), 64);
   layout.total = RoundUp(at, kPageSize);
   return layout;
-}
-
-// ---- I/O (page-aligned buffers, offsets and lengths: O_DIRECT works; writes: write_queue.h)
-
-int Flush(int fd) { return RetryOnEintr([fd] { return fdatasync(fd); }) == 0 ? 0 : errno; }
-
-// One whole page at `offset`; false on an error or a short read.
-bool ReadPage(int fd, uint8_t* page, uint64_t offset) {
-  return RetryOnEintr([&] { return pread(fd, page, kPageSize, static_cast<off_t>(offset)); }) ==
-         static_cast<ssize_t>(kPageSize);
-}
-
-uint32_t GetU32(const uint8_t* at) {
-  uint32_t value;
-  memcpy(&value, at, sizeof(value));
-  return value;
-}
-
-uint64_t GetU64(const uint8_t* at) {
-  uint64_t value;
-  memcpy(&value, at, sizeof(value));
-  return value;
-}
-
-// Zeroes the image header page that the marker on the resume page names, and flushes: once the
-// image is invalidated its key block is gone, so re-marking the page (the marker's CRCs are easy
-// to recompute) cannot bring the image back (docs/image-format.md §6). Only a page that still
-// holds exactly that header is touched: an intact marker, and the named page's content CRC equal
-// to the marker's. Nothing to do (0) when the page is not marked or the header is not there.
-int WipeMarkedHeader(int storage_fd, uint64_t resume_page, uint8_t* scratch) {
-  if (!ReadPage(storage_fd, scratch, resume_page * kPageSize)) return 0;
-  if (memcmp(scratch + kSignatureOffset, kImageSignature, kSignatureBytes) != 0) return 0;
-  const uint32_t marker_crc = GetU32(scratch + kMarkerCrc);
-  PutU32(scratch + kMarkerCrc, 0);
-  if (Crc32c(scratch + kMarkerOffset, kPageSize - kMarkerOffset) != marker_crc) return 0;
-  const uint64_t header_page = GetU64(scratch + kMarkerHeaderPage);
-  const uint32_t header_crc = GetU32(scratch + kMarkerHeaderCrc);
-  if (header_page == resume_page || header_page > UINT64_MAX / kPageSize / 2) return 0;
-  if (!ReadPage(storage_fd, scratch, header_page * kPageSize) || Crc32c(scratch, kHCrc) != header_crc) return 0;
-  memset(scratch, 0, kPageSize);
-  const int error = WriteAll(storage_fd, scratch, kPageSize, header_page * kPageSize);
-  return error != 0 ? error : Flush(storage_fd);
 }
 
 // ---- The writer
@@ -473,7 +411,7 @@ const char* CheckConfig(const ImageWriterConfig& config, const ImageWriterWorksp
   if (config.io_bytes < kPageSize || config.io_bytes % kPageSize != 0) return "check configuration (io_bytes)";
   if (config.max_stored_pages < 1) return "check configuration (max_stored_pages)";
   if (stream_pages < 1) return "check configuration (empty stream)";
-  if (config.original_resume_page == nullptr || !IsMarkable(config.original_resume_page)) {
+  if (config.original_resume_page == nullptr || !IsMarkableSwapHeader(config.original_resume_page)) {
     return "check resume page (no swap signature, or data where the marker goes)";
   }
   if (workspace.base == nullptr || reinterpret_cast<uintptr_t>(workspace.base) % kPageSize != 0 ||
@@ -504,18 +442,6 @@ ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspac
                             PageSource& source, SwapAllocator& allocator, ProgressSink& progress) {
   if (const char* problem = CheckConfig(config, workspace, stream_pages)) return {EINVAL, problem, stream_pages, 0, 0, 0};
   return Writer(config, workspace, stream_pages, source, allocator, progress).Run();
-}
-
-int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch,
-                    HeaderWipe header) {
-  if (!IsMarkable(original_page)) return EINVAL;
-  // The header first, flushed: a crash between the two writes leaves a marker naming no header
-  // (refused and put back at the next boot), never a swap signature over a header that still opens.
-  const int wipe_error = header == HeaderWipe::kWipe ? WipeMarkedHeader(storage_fd, resume_page, scratch) : 0;
-  memcpy(scratch, original_page, kPageSize);
-  int error = WriteAll(storage_fd, scratch, kPageSize, resume_page * kPageSize);
-  if (error == 0) error = Flush(storage_fd);
-  return error != 0 ? error : wipe_error;
 }
 
 }  // namespace hiberkit

@@ -114,14 +114,4 @@ ImageWriteResult WriteImage(const ImageWriterConfig& config, ImageWriterWorkspac
                             uint64_t stream_pages, PageSource& source, SwapAllocator& allocator,
                             ProgressSink& progress);
 
-// Zeroes the image header the on-disk marker names (when it is still there) and flushes, then
-// writes the original swap header page back and flushes: the image is no longer valid, cannot be
-// revived by re-marking the page, and the swap area is usable. `scratch` is one page-aligned page.
-// kKeepHeader skips the first step, for the one caller that runs while the swap area is in use
-// and the image's pages are free again (after a hibernating child died): the kernel may already
-// have put a swapped-out page where the header was. Returns 0 or an errno value.
-enum class HeaderWipe { kWipe, kKeep };
-int InvalidateImage(int storage_fd, uint64_t resume_page, const uint8_t* original_page, uint8_t* scratch,
-                    HeaderWipe header = HeaderWipe::kWipe);
-
 }  // namespace hiberkit

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word loads below assume little endian");
+#include "little_endian.h"  // the word loads below assume little endian, as it asserts
 
 namespace hiberkit {
 namespace {
@@ -20,18 +20,6 @@ constexpr size_t kMaxDistance = 65535;
 // After 2^6 failed match attempts in a row the search step grows by one, so incompressible data
 // is crossed quickly (the reference implementation's heuristic).
 constexpr unsigned kSkipTrigger = 6;
-
-inline uint32_t Read32(const uint8_t* p) {
-  uint32_t value;
-  memcpy(&value, p, sizeof(value));
-  return value;
-}
-
-inline uint64_t Read64(const uint8_t* p) {
-  uint64_t value;
-  memcpy(&value, p, sizeof(value));
-  return value;
-}
 
 // Short literal runs and matches are copied as one fixed 16-byte block when the input and the
 // output have room for it: a constant-size memcpy compiles to two moves instead of a call. The
@@ -60,7 +48,7 @@ inline uint8_t* WriteExtraLength(uint8_t* out, size_t value) {
 inline size_t CommonLength(const uint8_t* a, const uint8_t* b, const uint8_t* a_limit) {
   const uint8_t* const start = a;
   while (a_limit - a >= 8) {
-    const uint64_t diff = Read64(a) ^ Read64(b);
+    const uint64_t diff = GetU64(a) ^ GetU64(b);
     if (diff != 0) return static_cast<size_t>(a - start) + (__builtin_ctzll(diff) >> 3);
     a += 8;
     b += 8;
@@ -109,11 +97,11 @@ size_t Lz4Compress(const uint8_t* src, size_t length, uint8_t* dst, size_t capac
     // Position 0 is in the table implicitly (every slot starts as 0), so the search starts at 1.
     size_t ip = 1;
     while (ip <= last_match_start) {
-      const uint32_t sequence = Read32(src + ip);
+      const uint32_t sequence = GetU32(src + ip);
       const uint32_t slot = Hash4(sequence);
       size_t candidate = slots[slot];
       slots[slot] = static_cast<uint32_t>(ip);
-      if (ip - candidate > kMaxDistance || Read32(src + candidate) != sequence) {
+      if (ip - candidate > kMaxDistance || GetU32(src + candidate) != sequence) {
         ip += attempts++ >> kSkipTrigger;
         continue;
       }
@@ -144,7 +132,7 @@ size_t Lz4Compress(const uint8_t* src, size_t length, uint8_t* dst, size_t capac
       attempts = size_t{1} << kSkipTrigger;
       if (ip > last_match_start) break;
       // Remember a position inside the match just emitted: it often starts the next repeat.
-      slots[Hash4(Read32(src + ip - 2))] = static_cast<uint32_t>(ip - 2);
+      slots[Hash4(GetU32(src + ip - 2))] = static_cast<uint32_t>(ip - 2);
     }
   }
 

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fd_util.h"
+#include "retry_eintr.h"
 
 namespace hiberkit {
 namespace {
@@ -67,6 +67,8 @@ int WriteAll(int fd, const uint8_t* buf, size_t length, uint64_t offset) {
   }
   return 0;
 }
+
+int Flush(int fd) { return RetryOnEintr([fd] { return fdatasync(fd); }) == 0 ? 0 : errno; }
 
 size_t WriteQueue::MemoryBytes(size_t groups, size_t max_writes_per_group) {
   return QueueLayoutFor(groups, max_writes_per_group).total;

@@ -23,6 +23,9 @@ namespace hiberkit {
 // pwrite(2) until `length` bytes are written; 0 or an errno value (EIO if the device takes nothing).
 int WriteAll(int fd, const uint8_t* buf, size_t length, uint64_t offset);
 
+// fdatasync(2), retried on EINTR: 0 or an errno value.
+int Flush(int fd);
+
 // Writes are queued under a group number, 0 .. groups-1 (the writer's buffer slots): WaitGroup(g)
 // waits for every write of group g, so that its buffer can be filled again.
 class WriteQueue {

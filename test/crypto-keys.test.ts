@@ -114,6 +114,25 @@ describe('key files (issue #10)', () => {
     expect(openDataKey(fileBlock, { passphrase }, 'key-file')).toEqual(key);
   });
 
+  test('a damaged or truncated sealed private key is the key file\'s fault (BAD_KEY_FILE), never IMAGE_CORRUPT: resume keeps the image', () => {
+    const passphrase = pass('long enough passphrase');
+    const text = generateKeyFiles(passphrase).secretText;
+    const secretLine = /^hiberkit-secret-key-v2:(.*)$/m.exec(text)!;
+    const withBlock = (block: Buffer) => text.replace(secretLine[1]!, block.toString('base64url'));
+    const block = Buffer.from(secretLine[1]!, 'base64url');
+    const damagedMagic = Buffer.concat([Buffer.from('XXXX'), block.subarray(4)]);
+    const unknownKind = Buffer.from(block);
+    unknownKind[5] = 9;
+    const nonzeroTail = Buffer.from(block);
+    nonzeroTail[127] = 1;
+    for (const damaged of [block.subarray(0, 100), damagedMagic, unknownKind, nonzeroTail]) {
+      expect(codeOf(() => openSecretKey(withBlock(damaged), passphrase))).toBe('BAD_KEY_FILE');
+    }
+    const v1 = `hiberkit-secret-key-v1:${block.subarray(0, 100).toString('base64url')}\n`;
+    expect(codeOf(() => openSecretKey(v1, passphrase))).toBe('BAD_KEY_FILE');
+    expect(codeOf(() => openSecretKey(text, pass('another passphrase')))).toBe('WRONG_PASSPHRASE');
+  });
+
   test('a v1 private key file of an older keygen still opens, without a verify key', () => {
     const passphrase = pass('pw');
     const { privateKey } = generateRawKeyPair();

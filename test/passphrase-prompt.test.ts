@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createEmulatedMachine } from '../emulator/create.js';
 import { CLI, ROOT, buildUnlessFresh, runCli, startCli } from './cli-process.js';
 import { SMALL } from './flows-support.js';
+import { onTerminal, shellQuote } from './terminal-session.js';
 
 const PASSPHRASE_MODULE = join(ROOT, 'dist/lib/crypto/passphrase.js');
 
@@ -22,30 +23,8 @@ try {
   process.stdout.write('ERR ' + err.code + ': ' + err.message + '\\n');
 }`;
 
-/**
- * Runs `shellCommand` on a new pseudo-terminal; once `prompt` appears, `answer` gets a way to type
- * and the output so far. Resolves with everything the terminal showed and the exit code.
- */
-function onTerminal(shellCommand: string, prompt: string, answer: (type: (keys: string) => void, shown: string) => void): Promise<{ shown: string; code: number | null }> {
-  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', shellCommand, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let shown = '';
-  let answered = false;
-  child.stdout.on('data', (chunk: Buffer) => {
-    shown += chunk.toString('utf8');
-    if (!answered && shown.includes(prompt)) {
-      answered = true;
-      answer((keys) => child.stdin.write(keys), shown);
-    }
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ shown: shown.replace(/\r\n/g, '\n'), code })));
-}
-
 /** `node -e ASK`, then stty's view of echo on the same terminal (`echo` or `-echo`). */
 const askThenShowEcho = `${JSON.stringify(process.execPath)} --input-type=module -e ${shellQuote(ASK)}; stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo'`;
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
 
 beforeAll(buildUnlessFresh, 120_000);
 

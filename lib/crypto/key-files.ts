@@ -15,7 +15,7 @@
  *   sign.key   hiberkit-signing-key-v1:<base64url of the Ed25519 private seed>   (mode 0600)
  */
 import { HiberkitError } from '../errors.js';
-import { generateRawKeyPair, openDataKey, sealDataKey, wipe } from './keys.js';
+import { generateRawKeyPair, openDataKey, sealDataKey, wipe, type SealPurpose } from './keys.js';
 import { SIGNING_KEY_BYTES, generateSigningKeyPair } from './origin.js';
 
 const PUBLIC_PREFIX_V1 = 'hiberkit-public-key-v1:';
@@ -67,10 +67,24 @@ export function openSecretKey(text: string, passphrase: Uint8Array): { privateKe
   const current = findLine(text, SECRET_PREFIX);
   if (current === undefined) {
     const block = Buffer.from(requireLine(text, SECRET_PREFIX_V1, 'private key'), 'base64url');
-    return { privateKey: openDataKey(block, { passphrase }), verifyKey: null };
+    return { privateKey: openSealedPrivateKey(block, passphrase, 'image'), verifyKey: null };
   }
   const verifyKey = decodeKey(requireLine(text, VERIFY_PREFIX, 'private key'), 32, 'verify key');
-  return { privateKey: openDataKey(Buffer.from(current, 'base64url'), { passphrase }, 'key-file', verifyKey), verifyKey };
+  return { privateKey: openSealedPrivateKey(Buffer.from(current, 'base64url'), passphrase, 'key-file', verifyKey), verifyKey };
+}
+
+/**
+ * openDataKey on the key file's block. Only WRONG_PASSPHRASE is about the passphrase: any other
+ * refusal (a truncated or damaged block, another kind) is the key file's fault, never the image's,
+ * so it becomes BAD_KEY_FILE, and resume keeps the image instead of discarding it as IMAGE_CORRUPT.
+ */
+function openSealedPrivateKey(block: Buffer, passphrase: Uint8Array, purpose: SealPurpose, bound?: Uint8Array): Buffer {
+  try {
+    return openDataKey(block, { passphrase }, purpose, bound);
+  } catch (err) {
+    if (!(err instanceof HiberkitError) || err.code === 'WRONG_PASSPHRASE') throw err;
+    throw new HiberkitError('BAD_KEY_FILE', 'the sealed private key in the key file is damaged, truncated or from a newer hiberkit: restore the file from a backup', { cause: err });
+  }
 }
 
 function decodeKey(base64: string, bytes: number, what: string): Buffer {

@@ -139,6 +139,18 @@ export function assertSwapFile(path: string, isRegularFile: boolean, firstPage: 
   }
 }
 
+/**
+ * This machine's identity, recorded in its images: /etc/machine-id, else the DMI product UUID,
+ * else the host name (native/resume/system_facts.cc MachineId reads the same).
+ */
+export function thisMachineId(): string {
+  const machineId = readText('/etc/machine-id')?.trim();
+  if (machineId) return machineId;
+  const productUuid = readText('/sys/class/dmi/id/product_uuid')?.trim().toLowerCase();
+  if (productUuid) return productUuid;
+  return hostname();
+}
+
 /** The identifier kinds `resume=` accepts, and the /dev/disk/by-* directory udev keeps for each. */
 const BY_LINK_DIRS = { UUID: 'by-uuid', LABEL: 'by-label', PARTUUID: 'by-partuuid', PARTLABEL: 'by-partlabel' } as const;
 type IdentifierKind = keyof typeof BY_LINK_DIRS;
@@ -155,11 +167,7 @@ export class NativeSystemInfo implements SystemInfo {
   }
 
   machineId(): string {
-    const machineId = readText('/etc/machine-id')?.trim();
-    if (machineId) return machineId;
-    const productUuid = readText('/sys/class/dmi/id/product_uuid')?.trim().toLowerCase();
-    if (productUuid) return productUuid;
-    return hostname();
+    return thisMachineId();
   }
 
   commandLine(): string[] {

@@ -17,6 +17,7 @@
 
 #include "../../native/fd_util.h"
 #include "../../native/image_crypto.h"
+#include "../../native/image_invalidate.h"
 #include "../../native/image_writer.h"
 #include "../../native/write_queue.h"
 #include "test_entries.h"
