@@ -111,3 +111,46 @@ export function formatSystemTimes(label: string, t: SystemCycleTimes): string {
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   return `${label}: boot to step ${s(t.bootMs)}, systemctl hibernate to power-off ${s(t.hibernateMs)}, power-on to running again ${s(t.resumeMs)}`;
 }
+
+/** `debian_initramfs`: the running kernel's initramfs at one point of a step. */
+export interface InitramfsReport {
+  phase: 'initramfs';
+  label: string;
+  bytes: number;
+  /** How many files named hiberkit-resume it holds. */
+  hiberkitResume: number;
+}
+
+/** `debian_run`: a command's exit status. */
+export interface CommandReport {
+  phase: 'command';
+  name: string;
+  status: number;
+}
+
+/** `debian_swap_state`: the signature of the resume area and the active swap. */
+export interface SwapReport {
+  phase: 'swap';
+  name: string;
+  signature: string;
+  swaps: string;
+}
+
+export function initramfsReport(boot: BootResult, label: string): InitramfsReport {
+  const found = reports<InitramfsReport>(boot, 'initramfs').filter((r) => r.label === label);
+  expect(found.length, `one initramfs report "${label}"; ${describeBoot(boot)}`).toBe(1);
+  return found[0]!;
+}
+
+export function commandStatus(boot: BootResult, name: string): number | undefined {
+  return reports<CommandReport>(boot, 'command').find((r) => r.name === name)?.status;
+}
+
+export function swapReport(boot: BootResult, name: string): SwapReport | undefined {
+  return reports<SwapReport>(boot, 'swap').find((r) => r.name === name);
+}
+
+/** How many lines of systemd-hibernate.service's journal say hiberkit saved the image. */
+export function hiberkitSavedLines(boot: BootResult): number {
+  return report<{ phase: 'hibernated-by'; hiberkitLines: number }>(boot, 'hibernated-by').hiberkitLines;
+}

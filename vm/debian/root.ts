@@ -15,6 +15,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { join } from 'node:path';
 import { CACHE_DIR, GUEST_DIR, REPO_ROOT } from '../paths.js';
 import { ensureHostPackages, runOrThrow } from '../provision.js';
+import { assertNothingMountedUnder, withChroot } from './chroot.js';
 
 export const DEBIAN_CACHE_DIR = join(CACHE_DIR, 'debian');
 const DEBIAN_GUEST_DIR = join(GUEST_DIR, 'debian');
@@ -68,6 +69,12 @@ export interface DebianRoot {
  */
 export const SWAP_FILE = '/swapfile';
 
+/** Each generator's command that rebuilds the initramfs of every installed kernel. */
+const REGENERATE_INITRAMFS: Record<InitramfsGenerator, string[]> = {
+  'initramfs-tools': ['update-initramfs', '-u', '-k', 'all'],
+  dracut: ['dracut', '--force', '--regenerate-all'],
+};
+
 /** The guest files this builder installs, as [host source, path in the root, mode]. */
 const GUEST_FILES: ReadonlyArray<[string, string, number]> = [
   ['step-runner.sh', 'usr/local/lib/hk/step-runner', 0o755],
@@ -84,7 +91,7 @@ function rootHash(flavor: DebianFlavor): string {
 }
 
 /** The test VM's settings on top of what the packages installed. */
-function configureRoot(tree: string): void {
+function configureRoot(tree: string, flavor: DebianFlavor): void {
   writeFileSync(join(tree, 'etc', 'hostname'), 'hkvm\n');
   writeFileSync(join(tree, 'etc', 'hosts'), '127.0.0.1 localhost\n127.0.1.1 hkvm\n');
   // errors=remount-ro and pass 1 as the Debian installer writes them: the initramfs checks `/`
@@ -102,6 +109,9 @@ function configureRoot(tree: string): void {
   const wants = join(tree, 'etc', 'systemd', 'system', 'multi-user.target.wants');
   mkdirSync(wants, { recursive: true });
   symlinkSync('/etc/systemd/system/hk-step.service', join(wants, 'hk-step.service'));
+  // The kernel's package built the initramfs before fstab existed: built again, it has what the
+  // installed system's has (initramfs-tools adds fsck for the root file system fstab names).
+  withChroot(tree, {}, () => runOrThrow('chroot', [tree, ...REGENERATE_INITRAMFS[flavor.generator]]));
 }
 
 /** The root of `flavor`, from the cache or built now (needs root, mmdebstrap and the network). */
@@ -116,13 +126,15 @@ export function debianRoot(flavor: DebianFlavor): DebianRoot {
     mkdirSync(DEBIAN_CACHE_DIR, { recursive: true });
     // Older roots of this flavor are a few hundred MB each and never used again.
     for (const name of readdirSync(DEBIAN_CACHE_DIR)) {
-      if (name.startsWith(`root-${flavor.name}-`)) rmSync(join(DEBIAN_CACHE_DIR, name), { recursive: true, force: true });
+      if (!name.startsWith(`root-${flavor.name}-`)) continue;
+      assertNothingMountedUnder(join(DEBIAN_CACHE_DIR, name));
+      rmSync(join(DEBIAN_CACHE_DIR, name), { recursive: true, force: true });
     }
     const partial = `${dir}.partial`;
     mkdirSync(partial, { recursive: true });
     const partialTree = join(partial, 'tree');
     runOrThrow('mmdebstrap', ['--mode=root', '--variant=minbase', '--quiet', `--include=${packagesOf(flavor).join(',')}`, flavor.suite, partialTree, MIRROR]);
-    configureRoot(partialTree);
+    configureRoot(partialTree, flavor);
     writeFileSync(join(partial, COMPLETE_MARKER), `${flavor.suite} ${hash}\n`);
     // Renamed last: an interrupted build never looks like a usable root.
     renameSync(partial, dir);

@@ -16,6 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../paths.js';
 import { runOrThrow } from '../provision.js';
+import { assertNothingMountedUnder, withChroot } from './chroot.js';
 import { debianRoot, DEBIAN_CACHE_DIR, type DebianFlavor, SWAP_FILE } from './root.js';
 
 /** Sparse; the root takes about 0.5 GB, the swap file 0.5 GB, the rest is room for initramfs rebuilds. */
@@ -23,7 +24,6 @@ const IMAGE_MB = 3072;
 /** Holds the image of a 1024 MB guest (the kernel's, LZO: about 70 MB; hiberkit's about as much). */
 export const SWAP_FILE_MB = 512;
 const PAGE_BYTES = 4096;
-const HOST_CERTIFICATES = '/etc/ssl/certs';
 
 /** The built files of the tree that the package's install does not build in the guest. */
 const NATIVE_BUILD_FILES = ['hiberkit.node', 'hiberkit-resume'];
@@ -65,44 +65,6 @@ function systemHash(rootHash: string, tarball: string, flavor: DebianFlavor): st
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Runs `body` with the host's /dev, /proc, DNS and npm visible in the chroot, and always unmounts. */
-function withChrootMounts<T>(tree: string, npmDir: string, body: () => T): T {
-  const mounts: string[] = [];
-  const bind = (source: string, target: string, readOnly = false): void => {
-    mkdirSync(target, { recursive: true });
-    runOrThrow('mount', ['--bind', source, target]);
-    mounts.push(target);
-    if (readOnly) runOrThrow('mount', ['-o', 'remount,bind,ro', target]);
-  };
-  try {
-    bind('/dev', join(tree, 'dev'));
-    runOrThrow('mount', ['-t', 'proc', 'proc', join(tree, 'proc')]);
-    mounts.push(join(tree, 'proc'));
-    bind(npmDir, join(tree, 'run', 'hk-npm'), true);
-    // The host's trust store (the root has no ca-certificates): npm reaches the registry as the
-    // host does, through whatever TLS proxy the host trusts (NODE_EXTRA_CA_CERTS points there).
-    if (existsSync(HOST_CERTIFICATES)) bind(HOST_CERTIFICATES, join(tree, HOST_CERTIFICATES), true);
-    copyFileSync('/etc/resolv.conf', join(tree, 'etc', 'resolv.conf'));
-    return body();
-  } finally {
-    for (const target of mounts.reverse()) runOrThrow('umount', [target]);
-    rmSync(join(tree, 'etc', 'resolv.conf'), { force: true });
-  }
-}
-
-/**
- * Throws if anything is still mounted under `dir`: deleting a work tree with the host's /dev
- * bound into it would delete the host's device nodes.
- */
-function assertNothingMountedUnder(dir: string): void {
-  const prefix = `${realpathSync(dir)}/`;
-  const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((point) => point.startsWith(prefix));
-  if (mounted.length > 0) throw new Error(`Debian image: still mounted under ${dir}: ${mounted.join(', ')}; unmount them and delete ${dir} by hand`);
-}
-
 /** The directory of the npm the host runs (…/node_modules/npm). */
 function hostNpmDir(): string {
   const cli = realpathSync(runOrThrow('sh', ['-c', 'command -v npm']).trim());
@@ -122,7 +84,7 @@ function installHiberkit(tree: string, tarball: string, flavor: DebianFlavor): v
   mkdirSync(join(tree, dirname(guestTarball)), { recursive: true });
   copyFileSync(tarball, join(tree, guestTarball));
   const node = flavor.bringsNode ? '/usr/local/bin/node' : '/usr/bin/node';
-  withChrootMounts(tree, hostNpmDir(), () => {
+  withChroot(tree, { readOnly: [{ host: hostNpmDir(), guest: '/run/hk-npm' }], network: true }, () => {
     runOrThrow('chroot', [tree, node, '/run/hk-npm/bin/npm-cli.js', 'install', '--global', '--prefix=/usr/local', '--no-audit', '--no-fund', '--cache=/run/hk-install/npm-cache', guestTarball]);
   });
   rmSync(join(tree, 'run', 'hk-install'), { recursive: true, force: true });

@@ -41,3 +41,53 @@ debian_hibernate() {
   hk_result "{\"phase\":\"hibernate-returned\",\"cycle\":$cycle,\"status\":$status,\"postHook\":$post}"
   cycle_report_state after "$cycle"
 }
+
+# debian_initramfs: the running kernel's initramfs: its compressed size in bytes and whether
+# hiberkit's resume step and its private key are in it (lsinitramfs for initramfs-tools,
+# lsinitrd for dracut).
+debian_initramfs() {
+  local image size lister listing program key
+  image=/boot/initrd.img-$(uname -r)
+  size=$(stat -c %s "$image")
+  if command -v lsinitramfs > /dev/null; then lister=lsinitramfs; else lister=lsinitrd; fi
+  listing=$("$lister" "$image")
+  program=$(printf '%s\n' "$listing" | grep -c 'hiberkit-resume$')
+  key=$(printf '%s\n' "$listing" | grep -c 'etc/hiberkit/key$')
+  hk_result "{\"phase\":\"initramfs\",\"label\":\"$1\",\"bytes\":$size,\"hiberkitResume\":$program,\"key\":$key}"
+}
+
+# debian_run NAME COMMAND...: runs the command with its output on the console and reports its
+# exit status (phase "command").
+debian_run() {
+  local name=$1 status
+  shift
+  hk_stamp "$name"
+  "$@"
+  status=$?
+  hk_result "{\"phase\":\"command\",\"name\":\"$name\",\"status\":$status}"
+  return "$status"
+}
+
+# debian_swap_state NAME DEVICE PAGE: the 10-byte signature at page PAGE of DEVICE (what the
+# kernel's and hiberkit's images replace and give back) and the active swap areas.
+debian_swap_state() {
+  local swaps
+  swaps=$(swapon --noheadings --raw --show=NAME | tr '\n' ' ' | sed 's/ $//')
+  hk_result "{\"phase\":\"swap\",\"name\":\"$1\",\"signature\":\"$(cycle_signature "$2" "$3")\",\"swaps\":\"$swaps\"}"
+}
+
+# debian_hibernated_by: whether systemd-hibernate.service's run in this boot was hiberkit's: how
+# many lines of the service's journal are hiberkit's ("hiberkit: ..."; none when the kernel's own
+# path ran). The journal is on the console too, for the log. journald was frozen with everything
+# else: it may take a moment to catch up after the resume.
+debian_hibernated_by() {
+  local lines waited=0
+  while :; do
+    lines=$(journalctl --boot --unit=systemd-hibernate.service --output=cat | grep -c '^hiberkit: ')
+    [ "$lines" = 0 ] && [ "$waited" -lt 5 ] || break
+    sleep 1
+    waited=$((waited + 1))
+  done
+  journalctl --boot --unit=systemd-hibernate.service --output=short-monotonic --no-pager | tail -n 30
+  hk_result "{\"phase\":\"hibernated-by\",\"hiberkitLines\":$lines}"
+}
