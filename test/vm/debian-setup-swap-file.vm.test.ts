@@ -26,6 +26,8 @@ import {
   hiberkitSavedLines,
   initramfsReport,
   preparedSystem,
+  runSetupCycle,
+  swapFileArea,
   swapReport,
   systemCycleTimes,
   systemDisk,
@@ -34,40 +36,17 @@ import {
 describe('hiberkit setup on Debian 13 with a swap file on the root ext4', () => {
   let system: DebianSystem;
   let options: { scenario: string; step: string; root: string; cmdline: string[] };
-  let hibernated: BootResult;
-  let beforeHiberkitCycle: StateReport;
   let noImageBoot: BootResult;
 
   beforeAll(() => {
     system = preparedSystem(TRIXIE);
     const root = systemDisk(system, 'debian-setup-swap-file.img');
     // Where the swap signature lies: the swap file's first page on /dev/vda.
-    options = { scenario: 'debian-setup-swap-file', step: 'setup-cycle', root, cmdline: ['hk.area=/dev/vda', `hk.area_page=${system.swapFileOffset}`] };
+    options = { scenario: 'debian-setup-swap-file', step: 'setup-cycle', root, cmdline: swapFileArea(system) };
   });
 
   test('setup, then systemctl hibernate through hiberkit: powered off, and hiberkit-resume in the next initramfs restores the session', async () => {
-    hibernated = await bootSystem({ ...options, boot: 1 });
-    expectHibernatedBySystemd(hibernated, 1);
-    const [beforeSetup, afterSetup] = [0, 1].map((i) => hibernated.lines.filter((l) => l.kind === 'RESULT' && (l.json as { phase?: string }).phase === 'facts')[i]?.json as FactsReport);
-    expect(beforeSetup?.systemd).toMatch(/^257\b/);
-    // Not EFI and no resume=: logind refuses until setup points /sys/power/resume at the area.
-    expect(beforeSetup?.canHibernate).not.toBe('yes');
-    expect(commandStatus(hibernated, 'setup')).toBe(0);
-    expect(afterSetup?.canHibernate).toBe('yes');
-    expect(afterSetup?.resume).toBe(`254:0 ${system.swapFileOffset}`);
-    const initramfsBefore = initramfsReport(hibernated, 'before-setup');
-    const initramfsAfter = initramfsReport(hibernated, 'after-setup');
-    expect(initramfsBefore.hiberkitResume).toBe(0);
-    expect(initramfsAfter.hiberkitResume).toBe(1);
-    console.log(`initramfs (compressed file): ${initramfsBefore.bytes} bytes without hiberkit, ${initramfsAfter.bytes} with (+${initramfsAfter.bytes - initramfsBefore.bytes})`);
-    beforeHiberkitCycle = report<StateReport>(hibernated, 'before', 1);
-
-    const resumed = await bootSystem({ ...options, boot: 2 });
-    expect(resumed.log).toMatch(/hiberkit-resume: image found on /);
-    expectResumedBySystemd(resumed, 1, beforeHiberkitCycle);
-    expect(hiberkitSavedLines(resumed), 'systemd-hibernate.service ran hiberkit').toBeGreaterThan(0);
-    expect(swapReport(resumed, 'after-resume')).toMatchObject({ signature: 'SWAPSPACE2', swaps: '/swapfile' });
-    console.log(formatSystemTimes('hiberkit cycle (swap file)', systemCycleTimes(hibernated, resumed, 1)));
+    await runSetupCycle(system, { scenario: options.scenario, root: options.root, systemd: '257' });
   });
 
   test('no image: the boot goes through hiberkit-resume and on; doctor is content; setup --undo takes hiberkit out of the initramfs', async () => {

@@ -154,3 +154,49 @@ export function swapReport(boot: BootResult, name: string): SwapReport | undefin
 export function hiberkitSavedLines(boot: BootResult): number {
   return report<{ phase: 'hibernated-by'; hiberkitLines: number }>(boot, 'hibernated-by').hiberkitLines;
 }
+
+/** The boots of one setup cycle (steps/setup-cycle.sh, boots 1 and 2). */
+export interface SetupCycle {
+  hibernated: BootResult;
+  resumed: BootResult;
+  /** The state before the hibernation. */
+  before: StateReport;
+}
+
+/**
+ * Boots 1 and 2 of steps/setup-cycle.sh on `root` (the swap file the resume area) and judges
+ * them: `hiberkit setup --yes` put hiberkit-resume into the initramfs and made logind allow
+ * hibernation, `systemctl hibernate` went through hiberkit and powered off, and the next boot's
+ * initramfs restored the session before anything mounted the root.
+ */
+export async function runSetupCycle(system: DebianSystem, options: { scenario: string; root: string; systemd: string }): Promise<SetupCycle> {
+  const bootOptions = { scenario: options.scenario, step: 'setup-cycle', root: options.root, cmdline: swapFileArea(system) };
+  const hibernated = await bootSystem({ ...bootOptions, boot: 1 });
+  expectHibernatedBySystemd(hibernated, 1);
+  const [beforeSetup, afterSetup] = reports<FactsReport>(hibernated, 'facts');
+  expect(beforeSetup?.systemd, describeBoot(hibernated)).toBe(options.systemd);
+  // systemd 257 on a machine not booted through EFI, with no resume=: logind refuses until setup
+  // points /sys/power/resume at the area (252 only checks the swap space).
+  if (Number(options.systemd) >= 257) expect(beforeSetup?.canHibernate).not.toBe('yes');
+  expect(commandStatus(hibernated, 'setup')).toBe(0);
+  expect(afterSetup).toMatchObject({ canHibernate: 'yes', resume: `254:0 ${system.swapFileOffset}` });
+  const initramfsBefore = initramfsReport(hibernated, 'before-setup');
+  const initramfsAfter = initramfsReport(hibernated, 'after-setup');
+  expect(initramfsBefore.hiberkitResume).toBe(0);
+  expect(initramfsAfter.hiberkitResume).toBe(1);
+  console.log(`${options.scenario}: initramfs (compressed file) ${initramfsBefore.bytes} bytes as built by the root's generator, ${initramfsAfter.bytes} after setup`);
+  const before = report<StateReport>(hibernated, 'before', 1);
+
+  const resumed = await bootSystem({ ...bootOptions, boot: 2 });
+  expect(resumed.log).toMatch(/hiberkit-resume: image found on /);
+  expectResumedBySystemd(resumed, 1, before);
+  expect(hiberkitSavedLines(resumed), 'systemd-hibernate.service ran hiberkit').toBeGreaterThan(0);
+  expect(swapReport(resumed, 'after-resume')).toMatchObject({ signature: 'SWAPSPACE2', swaps: '/swapfile' });
+  console.log(formatSystemTimes(`${options.scenario}: hiberkit cycle`, systemCycleTimes(hibernated, resumed, 1)));
+  return { hibernated, resumed, before };
+}
+
+/** The kernel words of setup-cycle.sh's resume area: the swap file, whose signature is at its first page on /dev/vda. */
+export function swapFileArea(system: DebianSystem): string[] {
+  return ['hk.area=/dev/vda', `hk.area_page=${system.swapFileOffset}`];
+}
