@@ -35,7 +35,12 @@ commands:
   keygen        make the keys for encrypted, signed images and record encrypt = public-key in the config
                 [--out DIR] [--force] [--config FILE] [--passphrase-file FILE]
   swap-offset FILE   print the resume offset (pages) of a swap file
-  doctor        check whether this machine can hibernate and resume with hiberkit
+  doctor        check whether this machine can hibernate and resume with hiberkit, and its installation
+  setup         install hiberkit on this machine: /etc/hiberkit.conf, the resume step in the initramfs,
+                \`systemctl hibernate\` through hiberkit; shows what it will do and asks (--yes: do not ask)
+                [--resume-device DEV] [--resume-offset PAGES] [--compress lz4|none]
+                [--encrypt none|passphrase|public-key] [--yes]
+  setup --undo  remove what setup installed and regenerate the initramfs   [--yes]
   demo          hibernate and resume an emulated machine, no root needed   [--dir DIR] [--memory SIZE]
   machine create DIR   make an emulated machine in DIR (default: 256 MiB of RAM, a swap file as large)
                 [--memory SIZE] [--swap SIZE]
@@ -48,6 +53,8 @@ every command:
 
 hibernate, resume, inspect, discard, keygen:
   --passphrase-file FILE, --passphrase-fd N   read a passphrase without a terminal
+hibernate:
+  --systemd       run systemd's system-sleep hooks around it (what systemd-hibernate.service does after setup)
 
 hiberkit --version   print the version
 `;
@@ -77,6 +84,9 @@ const OPTIONS = {
   debug: { type: 'boolean' },
   version: { type: 'boolean' },
   swap: { type: 'string' },
+  undo: { type: 'boolean' },
+  yes: { type: 'boolean' },
+  systemd: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -154,8 +164,15 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
     const settings = settingsFrom(values);
     const backend = await openBackend({ emulate: values.emulate });
     const { hibernate } = await import('./hibernate.js');
-    const result = await hibernate({ ...settings, backend, onProgress: say, progressFd: process.stderr.fd });
-    say(`resumed after hibernating to ${result.blockDevice} (${((result.elapsedMs) / 1000).toFixed(1)} s wall clock)`);
+    // systemd-sleep runs these around a hibernation; after `setup`, systemd-hibernate.service runs this instead.
+    const hooks = values.systemd ? await import('./sleep-hooks.js') : undefined;
+    await hooks?.runSleepHooks('pre', say);
+    try {
+      const result = await hibernate({ ...settings, backend, onProgress: say, progressFd: process.stderr.fd });
+      say(`resumed after hibernating to ${result.blockDevice} (${((result.elapsedMs) / 1000).toFixed(1)} s wall clock)`);
+    } finally {
+      await hooks?.runSleepHooks('post', say);
+    }
     return 0;
   },
 
@@ -235,10 +252,33 @@ const COMMANDS: Record<string, (values: Values, args: string[]) => Promise<numbe
   async doctor(values) {
     const backend = await openBackend({ emulate: values.emulate });
     const findings = checkHibernation(backend);
+    // An emulated machine has no initramfs or systemd of its own to look at.
+    if (values.emulate === undefined) {
+      const { installationFindings } = await import('./setup/command.js');
+      findings.push(...installationFindings(backend.system));
+    }
     for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : f.warning ? 'warn' : 'FAIL'}  ${f.summary}${f.ok ? '' : `\n      fix: ${f.fix}`}\n`);
     const failed = findings.filter((f) => !f.ok && !f.warning).length;
     process.stdout.write(failed ? `${failed} problem(s): this machine cannot hibernate with hiberkit yet\n` : 'this machine can hibernate with hiberkit\n');
     return failed ? 1 : 0;
+  },
+
+  async setup(values) {
+    if (values.emulate !== undefined || values.config !== undefined) {
+      throw new UsageError('setup sets up this machine and its /etc/hiberkit.conf: it takes neither --emulate nor --config');
+    }
+    const given = SETUP_SETTING_FLAGS.find((flag) => values[flag] !== undefined);
+    if (values.undo && given) throw new UsageError(`setup --undo takes no --${given}: it removes what setup installed`);
+    const settings = values.undo ? {} : settingsFrom(values);
+    const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+    if (!values.yes && !terminal) {
+      throw new UsageError('setup changes this system (the initramfs, /etc, systemd): run it on a terminal to confirm, or pass --yes');
+    }
+    const { liveSetupFacts, runSetup, runUndo } = await import('./setup/command.js');
+    const { runCommand } = await import('./setup/facts.js');
+    const run = { ask: !values.yes, print: say, runner: runCommand };
+    if (values.undo) return await runUndo({ ...run, root: '/', privileged: (await openBackend()).system.isPrivileged() });
+    return await runSetup({ ...run, settings, facts: await liveSetupFacts() });
   },
 
   async machine(values, args) {
@@ -287,6 +327,9 @@ function describeImage(report: ImageReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The settings setup records in /etc/hiberkit.conf. */
+const SETUP_SETTING_FLAGS = ['resume-device', 'resume-offset', 'compress', 'encrypt'] as const;
+
 /** Flags every command takes. */
 const COMMON_FLAGS: readonly string[] = ['emulate', 'config', 'debug', 'help', 'version'];
 
@@ -295,13 +338,14 @@ const COMMON_FLAGS: readonly string[] = ['emulate', 'config', 'debug', 'help', '
  * A command missing here takes only the common flags.
  */
 const COMMAND_FLAGS: Record<string, readonly string[]> = {
-  hibernate: SETTING_FLAGS,
+  hibernate: [...SETTING_FLAGS, 'systemd'],
   resume: [...SETTING_FLAGS, 'dry-run'],
   inspect: [...SETTING_FLAGS, 'json'],
   discard: SETTING_FLAGS,
   keygen: [...SETTING_FLAGS, 'out', 'force'],
   'swap-offset': [],
   doctor: [],
+  setup: [...SETUP_SETTING_FLAGS, 'undo', 'yes'],
   demo: ['dir', 'memory'],
   machine: ['memory', 'swap'],
 };

@@ -203,6 +203,16 @@ export type HiberkitErrorCode =
   | 'KEY_EXISTS'
   // Settings.
   | 'BAD_CONFIG'
+  // Installation (`hiberkit setup`).
+  | 'NO_INITRAMFS_GENERATOR'
+  | 'SETUP_CHANGED'
+  | 'SETUP_COMMAND_FAILED'
+  // What `hiberkit doctor` finds wrong with an installation.
+  | 'NOT_SET_UP'
+  | 'INITRAMFS_WITHOUT_RESUME'
+  | 'STALE_RESUME_PROGRAM'
+  | 'SYSTEMD_NOT_WIRED'
+  | 'KERNEL_RESUME_ELSEWHERE'
   // Backends, the emulator and the demo.
   | 'WRONG_BACKEND'
   | 'EMULATOR_STATE'

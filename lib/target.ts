@@ -8,7 +8,7 @@
 import { HiberkitError } from './errors.js';
 import { PAGE_SIZE } from './ioctls.js';
 import { classifyResumePage } from './image/format.js';
-import type { Backend, BlockDevice, OpenBlockOptions, SwapArea } from './backend.js';
+import type { Backend, BlockDevice, OpenBlockOptions, SwapArea, SystemInfo } from './backend.js';
 import type { Settings } from './config.js';
 
 interface ImageTarget {
@@ -21,7 +21,7 @@ interface ImageTarget {
 }
 
 /** The swap area hibernation writes to. It must be active: the kernel allocates pages only from active swap. */
-export function hibernationTarget(backend: Backend, settings: Settings): ImageTarget & { swap: SwapArea } {
+export function hibernationTarget(backend: { system: Pick<SystemInfo, 'swapAreas' | 'resolveBlockDevice'> }, settings: Settings): ImageTarget & { swap: SwapArea } {
   const areas = backend.system.swapAreas();
   if (areas.length === 0) {
     throw new HiberkitError('NO_SWAP', 'no active swap: hibernation needs a swap partition or swap file (mkswap, then swapon)');

@@ -54,7 +54,7 @@ afterAll(() => {
 
 type Row = [what: string, args: (f: Fixtures) => string[], exitCode: 1 | 2, message: RegExp];
 
-const COMMANDS = ['hibernate', 'resume', 'inspect', 'discard', 'keygen', 'swap-offset', 'doctor', 'demo'];
+const COMMANDS = ['hibernate', 'resume', 'inspect', 'discard', 'keygen', 'swap-offset', 'doctor', 'demo', 'setup'];
 /** The commands that read settings (flags and the config file). */
 const SETTINGS_COMMANDS = ['hibernate', 'resume', 'inspect', 'discard', 'keygen'];
 
@@ -68,6 +68,7 @@ const FOREIGN_FLAG: Record<string, string[]> = {
   'swap-offset': ['--compress', 'lz4'],
   doctor: ['--json'],
   demo: ['--resume-device', '/dev/vda'],
+  setup: ['--image-size', '1G'],
 };
 
 const EVERY_COMMAND: Row[] = COMMANDS.flatMap((command): Row[] => [
@@ -80,8 +81,11 @@ const EVERY_COMMAND: Row[] = COMMANDS.flatMap((command): Row[] => [
   [`${command}: --emulate with an empty name`, () => [command, '--emulate', '', ...(command === 'swap-offset' ? ['/swapfile'] : [])], 2, /^--emulate needs the directory of an emulated machine$/],
 ]);
 
-/** keygen acts on no machine (what it does with --emulate is another matter: tested with the emulated-machine lifecycle). */
-const MACHINE_COMMANDS = COMMANDS.filter((command) => command !== 'keygen');
+/**
+ * keygen acts on no machine (what it does with --emulate is another matter: tested with the
+ * emulated-machine lifecycle); setup acts only on this one (refused below).
+ */
+const MACHINE_COMMANDS = COMMANDS.filter((command) => command !== 'keygen' && command !== 'setup');
 
 const BAD_MACHINES: Row[] = MACHINE_COMMANDS.flatMap((command): Row[] => [
   [`${command}: --emulate naming a regular file`, (x) => [command, '--emulate', x.plainFile, ...(command === 'swap-offset' ? ['/swapfile'] : [])], 1, /plain-file/],
@@ -133,6 +137,16 @@ const SPECIFIC: Row[] = [
   // demo
   ...['banana', '0', '1', '4K', '1M', '31M', '1.5M', '10T'].map((size): Row => [`demo: --memory ${size}`, () => ['demo', '--memory', size], 2, new RegExp(`^--memory: "${size.replace('.', '\\.')}" is not a (demo memory )?size`)]),
   ['demo: --dir naming a regular file', (x) => ['demo', '--dir', x.plainFile], 1, /plain-file/],
+  // setup
+  ['setup: without --yes and without a terminal', () => ['setup'], 2, /^setup changes this system \(the initramfs, \/etc, systemd\): run it on a terminal to confirm, or pass --yes$/],
+  ['setup --undo: without --yes and without a terminal', () => ['setup', '--undo'], 2, /^setup changes this system \(the initramfs, \/etc, systemd\): run it on a terminal to confirm, or pass --yes$/],
+  ['setup: --emulate', (x) => ['setup', '--emulate', x.machine, '--yes'], 2, /^setup sets up this machine and its \/etc\/hiberkit\.conf: it takes neither --emulate nor --config$/],
+  ['setup: --config', (x) => ['setup', '--config', x.duplicateConfig, '--yes'], 2, /^setup sets up this machine and its \/etc\/hiberkit\.conf: it takes neither --emulate nor --config$/],
+  ['setup --undo with a setting', () => ['setup', '--undo', '--resume-device', '/dev/vda', '--yes'], 2, /^setup --undo takes no --resume-device: it removes what setup installed$/],
+  ['setup: --compress zstd', () => ['setup', '--compress', 'zstd', '--yes'], 2, /^--compress: "zstd" is not one of lz4, none$/],
+  ['setup: --encrypt rot13', () => ['setup', '--encrypt', 'rot13', '--yes'], 2, /^--encrypt: "rot13" is not one of none, passphrase, public-key$/],
+  ['setup: --resume-offset -1', () => ['setup', '--resume-offset=-1', '--yes'], 2, /^--resume-offset: "-1" is not a page count$/],
+  ['hibernate --systemd: with a flag hibernate does not take', () => ['hibernate', '--systemd', '--undo'], 2, /^hibernate does not take --undo$/],
 ];
 
 /** Traces of a stack or of Node's own error printing. */

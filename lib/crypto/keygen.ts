@@ -69,10 +69,11 @@ export function replaceFile(path: string, text: string, mode: number): void {
 
 /**
  * Sets `name = value` lines in a config file (creating it if needed): an existing line of that
- * name is replaced where it is, a missing one appended. Used by keygen to make "this machine
- * expects encrypted images" persistent.
+ * name is replaced where it is, a missing one appended; a null value removes the line. Returns
+ * each name's value before (null: it was not set), so that a change can be undone. Used by keygen
+ * to make "this machine expects encrypted images" persistent, and by setup.
  */
-export function updateConfigFile(path: string, values: Record<string, string>): void {
+export function updateConfigFile(path: string, values: Record<string, string | null>): Record<string, string | null> {
   let lines: string[] = [];
   try {
     lines = readFileSync(path, 'utf8').split('\n');
@@ -80,11 +81,24 @@ export function updateConfigFile(path: string, values: Record<string, string>): 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new HiberkitError('BAD_CONFIG', `cannot read ${path}: ${(err as Error).message}`);
   }
+  const previous: Record<string, string | null> = {};
   for (const [name, value] of Object.entries(values)) {
-    const line = `${name} = ${value}`;
-    const at = lines.findIndex((l) => l.replace(/#.*/, '').split('=')[0]!.trim() === name);
-    if (at >= 0) lines[at] = line;
-    else lines.push(line);
+    const at = lines.findIndex((l) => settingName(l) === name);
+    previous[name] = at >= 0 ? lines[at]!.replace(/#.*/, '').slice(lines[at]!.indexOf('=') + 1).trim() : null;
+    if (value === null) {
+      if (at >= 0) lines.splice(at, 1);
+    } else if (at >= 0) {
+      lines[at] = `${name} = ${value}`;
+    } else {
+      lines.push(`${name} = ${value}`);
+    }
   }
-  replaceFile(path, `${lines.join('\n')}\n`, 0o644);
+  replaceFile(path, lines.length ? `${lines.join('\n')}\n` : '', 0o644);
+  return previous;
+}
+
+/** The setting a config line sets ('' for a blank or comment line). */
+function settingName(line: string): string {
+  const text = line.replace(/#.*/, '');
+  return text.includes('=') ? text.split('=')[0]!.trim() : '';
 }
