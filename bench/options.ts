@@ -9,11 +9,18 @@ export const USAGE = `usage: npm run bench -- [options]
                       with each further count (default 1,2; 1 with --short)
   --contenders a,b    which to run (default ${DEFAULT_CONTENDERS.map((c) => c.id).join(', ')});
                       also: ${CONTENDERS.filter((c) => c.optional).map((c) => c.id).join(', ')}
-  --short             the CI size: a lighter memory load, a small emulated machine
+  --vms a,b           which VMs: busybox (the test VM, every contender above), debian (a real
+                      Debian 13 system: systemctl hibernate, the kernel's own against hiberkit's)
+                      (default busybox,debian; busybox with --short)
+  --short             the CI size: a lighter memory load, a small emulated machine, busybox only
   -h, --help
 `;
 
+export type BenchVmName = 'busybox' | 'debian';
+const VM_NAMES: readonly BenchVmName[] = ['busybox', 'debian'];
+
 export interface BenchOptions {
+  vms: BenchVmName[];
   runs: number;
   /** The first is the main pass; the others repeat the compressing contenders. */
   cpus: number[];
@@ -42,6 +49,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
         runs: { type: 'string' },
         cpus: { type: 'string' },
         contenders: { type: 'string' },
+        vms: { type: 'string' },
         short: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -59,7 +67,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
       throw new UsageError(`--contenders: ${(err as Error).message}`);
     }
   }
+  const vms = (values.vms ?? (short ? 'busybox' : VM_NAMES.join(','))).split(',').map((name) => {
+    const vm = VM_NAMES.find((known) => known === name.trim());
+    if (!vm) throw new UsageError(`--vms: no VM "${name.trim()}" (known: ${VM_NAMES.join(', ')})`);
+    return vm;
+  });
+  // The Debian cycle takes minutes per boot: never part of the CI-size run.
+  if (short && vms.includes('debian')) throw new UsageError('--short runs the busybox VM only');
   return {
+    vms: [...new Set(vms)],
     runs: values.runs === undefined ? (short ? 1 : 3) : positiveInteger('runs', values.runs),
     cpus: (values.cpus ?? (short ? '1' : '1,2')).split(',').map((n) => positiveInteger('cpus', n.trim())),
     contenders,

@@ -9,12 +9,13 @@ import { describe, expect, test } from 'vitest';
 import type { BenchReport } from '../bench/benchmark.js';
 import { renderChart } from '../bench/chart.js';
 import { contenderById, SHORT_WORKLOAD } from '../bench/contenders.js';
+import { initramfsSizes, summarizeSystem, systemCycleFigures } from '../bench/debian.js';
 import { cycleFigures, type CycleFigures } from '../bench/figures.js';
 import type { VmLimits } from '../bench/limits.js';
 import { parseBenchOptions, UsageError } from '../bench/options.js';
 import { median } from '../bench/stats.js';
 import { compareToRaw, rawByteCounts, summarize, targets } from '../bench/summary.js';
-import { formatReport } from '../bench/table.js';
+import { formatDebianReport, formatReport } from '../bench/table.js';
 import { REPO_ROOT } from '../vm/paths.js';
 import { parseLine } from '../vm/guest/protocol.js';
 import type { BootResult } from '../vm/qemu.js';
@@ -305,5 +306,97 @@ describe('options', () => {
     expect(() => parseBenchOptions(['--runs', '0'])).toThrow(UsageError);
     expect(() => parseBenchOptions(['--contenders', 'uswsusp'])).toThrow(/no contender "uswsusp"/);
     expect(() => parseBenchOptions(['--bogus'])).toThrow(UsageError);
+    // Both VMs by default; the CI size never boots the Debian system.
+    expect(parseBenchOptions([])!.vms).toEqual(['busybox', 'debian']);
+    expect(parseBenchOptions(['--short'])!.vms).toEqual(['busybox']);
+    expect(parseBenchOptions(['--vms', 'debian', '--runs', '1'])).toMatchObject({ vms: ['debian'], runs: 1 });
+    expect(() => parseBenchOptions(['--short', '--vms', 'busybox,debian'])).toThrow(/--short runs the busybox VM only/);
+    expect(() => parseBenchOptions(['--vms', 'fedora'])).toThrow(/no VM "fedora"/);
+  });
+});
+
+describe('the real-system cycle on the Debian VM', () => {
+  const STATE = '"sha256":"5e1f","holder":"0a1b2c3d 1"';
+  /** A cycle of `method` whose `systemctl hibernate` is stamped at 90 s and whose post hook runs `resumeMs` after power-on. */
+  function systemBoots(method: 'kernel' | 'hiberkit', resumeMs: number, after = '"sha256":"5e1f","holder":"0a1b2c3d 2"'): [BootResult, BootResult] {
+    const first = boot(
+      1,
+      [
+        [80_000, 'HK:STAMP step 79.00'],
+        [85_000, `HK:RESULT {"phase":"before","cycle":1,${STATE}}`],
+        [90_000, 'HK:STAMP hibernate-1 89.50'],
+        [95_000, 'HK:STAMP sleep-pre-hibernate 94.00'],
+      ],
+      110_000,
+    );
+    const resumedBy = method === 'kernel' ? '[    2.100000] PM: hibernation: resume from hibernation' : 'hiberkit-resume: image found on /dev/vda; loading it';
+    const second = boot(
+      2,
+      [
+        [2_000, resumedBy],
+        [resumeMs, 'HK:STAMP sleep-post-hibernate 120.00'],
+        [resumeMs + 500, `HK:RESULT {"phase":"after","cycle":1,${after}}`],
+      ],
+      resumeMs + 5_000,
+    );
+    return [first, second];
+  }
+
+  test('hibernate: systemctl hibernate → power-off; resume: power-on → the post sleep hook', () => {
+    const f = systemCycleFigures('hiberkit', 1, ...systemBoots('hiberkit', 30_000));
+    expect(f).toMatchObject({ method: 'hiberkit', run: 1, hibernateMs: 20_000, resumeMs: 30_000 });
+    expect(f.logs).toEqual(['.cache/vm/logs/boot1.log', '.cache/vm/logs/boot2.log']);
+  });
+
+  test('a cycle the other path resumed, or whose workload changed, is an error, not a figure', () => {
+    expect(() => systemCycleFigures('hiberkit', 1, ...systemBoots('kernel', 30_000))).toThrow(/not resumed by hiberkit/);
+    expect(() => systemCycleFigures('kernel', 1, ...systemBoots('hiberkit', 30_000))).toThrow(/not resumed by kernel/);
+    // A fresh process drew another value: the session was not the one that hibernated.
+    expect(() => systemCycleFigures('kernel', 1, ...systemBoots('kernel', 30_000, '"sha256":"5e1f","holder":"9f8e7d6c 1"'))).toThrow(/did not survive/);
+    expect(() => systemCycleFigures('kernel', 1, ...systemBoots('kernel', 30_000, '"sha256":"0000","holder":"0a1b2c3d 2"'))).toThrow(/did not survive/);
+    const [first] = systemBoots('kernel', 30_000);
+    const fresh = { ...boot(2, [[70_000, 'HK:ERROR boot 2 started fresh']], 71_000), scenarioExit: 1 };
+    expect(() => systemCycleFigures('kernel', 1, first, fresh)).toThrow(/did not resume boot 1's session/);
+  });
+
+  test("the setup boot's initramfs sizes, the medians, the ratios and the targets, and their table", () => {
+    const setup = {
+      ...boot(
+        1,
+        [
+          [80_000, 'HK:RESULT {"phase":"initramfs","label":"without-hiberkit","bytes":16943292,"hiberkitResume":0,"key":0}'],
+          [300_000, 'HK:RESULT {"phase":"initramfs","label":"with-hiberkit","bytes":18374193,"hiberkitResume":1,"key":0}'],
+        ],
+        310_000,
+      ),
+      scenarioExit: 0,
+    };
+    const initramfs = initramfsSizes(setup);
+    expect(initramfs).toEqual({ withoutHiberkitBytes: 16943292, withHiberkitBytes: 18374193 });
+    expect(() => initramfsSizes({ ...setup, scenarioExit: 1 })).toThrow(/hiberkit setup failed/);
+
+    const cycles = [
+      systemCycleFigures('kernel', 1, ...systemBoots('kernel', 40_000)),
+      systemCycleFigures('hiberkit', 1, ...systemBoots('hiberkit', 30_000)),
+      systemCycleFigures('kernel', 2, ...systemBoots('kernel', 50_000)),
+      systemCycleFigures('hiberkit', 2, ...systemBoots('hiberkit', 36_000)),
+    ];
+    const summary = summarizeSystem(cycles);
+    expect(summary.summaries).toEqual([
+      { method: 'kernel', runs: 2, hibernateMs: 20_000, resumeMs: 45_000 },
+      { method: 'hiberkit', runs: 2, hibernateMs: 20_000, resumeMs: 33_000 },
+    ]);
+    expect(summary.vsKernel).toEqual({ hibernate: 1, resume: 33 / 45 });
+    expect(summary.targets.map((t) => [t.name, t.met])).toEqual([
+      ["real system: hibernate / kernel's own", false],
+      ["real system: resume / kernel's own", true],
+    ]);
+    expect(summarizeSystem(cycles.filter((c) => c.method === 'kernel'))).toMatchObject({ vsKernel: null, targets: [] });
+
+    const table = formatDebianReport({ system: 'Debian 13 (trixie, initramfs-tools)', kernelRelease: '6.12.117+deb13-cloud-amd64', runs: 2, initramfs, cycles, failures: [], ...summary });
+    expect(table).toMatch(/kernel's own \(resume= on the command line\) +20\.00 s +1\.00x +45\.00 s +1\.00x +2/);
+    expect(table).toMatch(/hiberkit \(hiberkit setup\) +20\.00 s +1\.00x +33\.00 s +0\.73x +2/);
+    expect(table).toContain('initramfs (compressed file): 16 MiB without hiberkit, 18 MiB with it (+1.36 MiB)');
+    expect(table).toContain("met     real system: resume / kernel's own: 0.73 (≤ 0.75)");
   });
 });
