@@ -5,13 +5,15 @@
  *   boot 2  resume with a wrong passphrase, --on-bad-passphrase keep: refused, the image stays
  *   boot 3  resume with the right passphrase: the session continues; it makes a key pair
  *           (hiberkit keygen) and hibernates again with --encrypt public-key
- *   boot 4  resume with --secret-key: the session continues again
+ *   boot 4  resume with --secret-key through hiberkit-resume, the native program: the session
+ *           continues again
  *
  * and, on a copy of boot 1's disk whose chunk data the host altered with every CRC recomputed (as
  * a deliberate attacker would), a resume that only the image's authentication can refuse; then
  * one boot with two attacks of issue #10 on copies of the disk after boot 4: an image forged with
  * only the public key (IMAGE_FORGED), and boot 3's image re-marked after boot 4 resumed it (its
- * header was destroyed by the resume: refused). Both refused before anything is uploaded, and
+ * header was destroyed by the resume: refused), each also on a copy refused by hiberkit-resume,
+ * with the same reason and byte-identical disks. Both refused before anything is uploaded, and
  * the boot goes on normally.
  * The state checks after each resume are those of cycle.vm.test.ts.
  */
@@ -31,6 +33,7 @@ import {
   hiberkitLines,
   locateImage,
   readDiskPage,
+  refusalReason,
   report,
   resumePageOf,
   SWAP_MB,
@@ -98,7 +101,7 @@ describe('encrypted hiberkit CLI cycles', () => {
     console.log(formatTimes('passphrase-encrypted cycle', cycleTimes(first, third, 1)));
   });
 
-  test('a cycle encrypted to a public key (hiberkit keygen) resumes with --secret-key', async () => {
+  test('a cycle encrypted to a public key (hiberkit keygen) resumes with --secret-key through hiberkit-resume', async () => {
     // Boot 3's session went on to make the key pair and hibernate again, encrypted to it.
     expectHibernated(third, 2);
     expect(hiberkitLines(third)).toContain('hiberkit: image encrypted (public-key, AES-256-GCM, signed)');
@@ -111,7 +114,7 @@ describe('encrypted hiberkit CLI cycles', () => {
     expectResumed(fourth, 2, before, '/dev/vda');
     expect(fourth.scenarioExit, describeBoot(fourth)).toBe(0);
     expect(resumePageOf(swap)).toEqual({ kind: 'swap', signature: 'SWAPSPACE2' });
-    expect(hiberkitLines(fourth).some((line) => /^hiberkit: image made \S+Z by kernel .*, authenticated$/.test(line)), describeBoot(fourth)).toBe(true);
+    expect(hiberkitLines(fourth).some((line) => /^hiberkit-resume: image made \S+Z by kernel .*, authenticated$/.test(line)), describeBoot(fourth)).toBe(true);
     // The native resume destroyed image 2's header before restoring: re-marking cannot revive it.
     expect(pageContentCrc(readDiskPage(swap, headerPage))).not.toBe(headerCrc32c);
     replayed = copyDisk(swap, 'cycle-encrypted-replayed.img');
@@ -137,15 +140,31 @@ describe('encrypted hiberkit CLI cycles', () => {
   });
 
   test('an image forged with the public key alone, and a resumed image re-marked, are refused at boot; the boot goes on', async () => {
+    const native = { forged: copyDisk(forged, 'cycle-encrypted-forged-native.img'), replayed: copyDisk(replayed, 'cycle-encrypted-replayed-native.img') };
     const attacks = await bootCycleVm({
       scenario: 'cycle-refused',
-      disks: [{ path: forged }, { path: replayed }, { path: keys }],
-      cmdline: ['hk.devices=/dev/vda:public-key,/dev/vdb:public-key', 'hk.keys=/dev/vdc', `hk.pass=${PASSPHRASE}`],
+      disks: [{ path: forged }, { path: replayed }, { path: keys }, { path: native.forged }, { path: native.replayed }],
+      cmdline: [
+        'hk.devices=/dev/vda:public-key,/dev/vdb:public-key,/dev/vdd:public-key,/dev/vde:public-key',
+        'hk.native=/dev/vdd,/dev/vde',
+        'hk.keys=/dev/vdc',
+        `hk.pass=${PASSPHRASE}`,
+      ],
     });
     const forgery = expectRefused(attacks, 'vda');
     expect(forgery).toContain('carries no origin signature');
     const replay = expectRefused(attacks, 'vdb');
     expect(replay).toContain('not the one the marker was written for');
+    // hiberkit-resume refuses each for the same reason, leaving the same bytes.
+    for (const [message, name, disk, nativeDisk] of [
+      [forgery, 'vdd', forged, native.forged],
+      [replay, 'vde', replayed, native.replayed],
+    ] as const) {
+      const nativeMessage = expectRefused(attacks, name);
+      expect(nativeMessage).toMatch(/^hiberkit-resume: IMAGE_(FORGED|CORRUPT): /);
+      expect(refusalReason(nativeMessage).replace(/\/dev\/vd[a-e]/g, 'DEV')).toBe(refusalReason(message).replace(/\/dev\/vd[a-e]/g, 'DEV'));
+      execFileSync('cmp', ['--silent', disk, nativeDisk]);
+    }
     expect(hiberkitLines(attacks).some((line) => line.includes('loaded and verified')), describeBoot(attacks)).toBe(false);
     console.log(`forged image: ${forgery}\nreplayed image: ${replay}`);
   });

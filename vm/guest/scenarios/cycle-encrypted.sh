@@ -9,7 +9,8 @@
 #                    key pair (`hiberkit keygen`, its private key sealed with the same passphrase),
 #                    keeps it on /dev/vdb as a tar archive (the part a real machine keeps in its
 #                    initramfs), and hibernates with --encrypt public-key;
-#   role=public-key  takes the key pair from /dev/vdb and resumes with --secret-key.
+#   role=public-key  takes the key pair from /dev/vdb and resumes with --secret-key, through
+#                    hiberkit-resume (the native program an initramfs runs).
 . /hk/lib.sh
 . /hk/scenarios/cycle-common.sh
 
@@ -30,7 +31,7 @@ case "$HK_BOOT:${HK_ROLE:-}" in
   *:public-key)
     tar -xf /dev/vdb -C /run || { hk_error "no key pair on /dev/vdb"; exit 1; }
     cycle_passphrase_file
-    cycle_resume --resume-device /dev/vda --secret-key "/run/$KEYS_DIR/key" --passphrase-file "$CYCLE_PASS_FILE"
+    cycle_resume_native --resume-device /dev/vda --secret-key "/run/$KEYS_DIR/key" --passphrase-file "$CYCLE_PASS_FILE"
     exit 1
     ;;
   *)
