@@ -18,6 +18,7 @@ import {
   preparedSystem,
   systemCycleTimes,
   systemDisk,
+  TWO_BOOT_TEST_TIMEOUT_MS,
 } from './debian-support.js';
 
 describe("the kernel's own hibernation on Debian 13", () => {
@@ -43,5 +44,5 @@ describe("the kernel's own hibernation on Debian 13", () => {
     expectResumedBySystemd(second, 1, before);
     expect(second.log).toMatch(/PM: hibernation: resume from hibernation/);
     console.log(formatSystemTimes("kernel's own cycle", systemCycleTimes(first, second, 1)));
-  });
+  }, TWO_BOOT_TEST_TIMEOUT_MS);
 });

@@ -23,6 +23,7 @@ import {
   swapReport,
   systemCycleTimes,
   systemDisk,
+  TWO_BOOT_TEST_TIMEOUT_MS,
 } from './debian-support.js';
 
 const PASSPHRASE = 'debian-vm-passphrase';
@@ -72,5 +73,5 @@ describe('hiberkit setup on Debian 13 with a swap partition and an encrypted ima
     expect(swapReport(resumed, 'after-resume')).toMatchObject({ signature: 'SWAPSPACE2', swaps: '/dev/vdb1' });
     console.log(`initramfs with hiberkit and its key: ${initramfs.bytes} bytes`);
     console.log(formatSystemTimes('hiberkit cycle (swap partition, encrypted)', systemCycleTimes(hibernated, resumed, 1)));
-  });
+  }, TWO_BOOT_TEST_TIMEOUT_MS);
 });

@@ -31,6 +31,7 @@ import {
   swapReport,
   systemCycleTimes,
   systemDisk,
+  TWO_BOOT_TEST_TIMEOUT_MS,
 } from './debian-support.js';
 
 describe('hiberkit setup on Debian 13 with a swap file on the root ext4', () => {
@@ -47,7 +48,7 @@ describe('hiberkit setup on Debian 13 with a swap file on the root ext4', () => 
 
   test('setup, then systemctl hibernate through hiberkit: powered off, and hiberkit-resume in the next initramfs restores the session', async () => {
     await runSetupCycle(system, { scenario: options.scenario, root: options.root, systemd: '257' });
-  });
+  }, TWO_BOOT_TEST_TIMEOUT_MS);
 
   test('no image: the boot goes through hiberkit-resume and on; doctor is content; setup --undo takes hiberkit out of the initramfs', async () => {
     noImageBoot = await bootSystem({ ...options, boot: 3 });
@@ -60,7 +61,7 @@ describe('hiberkit setup on Debian 13 with a swap file on the root ext4', () => 
     expect(commandStatus(noImageBoot, 'undo')).toBe(0);
     expect(initramfsReport(noImageBoot, 'after-undo').hiberkitResume).toBe(0);
     expectHibernatedBySystemd(noImageBoot, 1);
-  });
+  }, TWO_BOOT_TEST_TIMEOUT_MS);
 
   test("after setup --undo the kernel's own hibernation works again", async () => {
     const before = report<StateReport>(noImageBoot, 'before', 1);
@@ -70,5 +71,5 @@ describe('hiberkit setup on Debian 13 with a swap file on the root ext4', () => 
     expect(hiberkitSavedLines(resumed), 'systemd-hibernate.service ran the kernel path').toBe(0);
     expect(swapReport(resumed, 'after-kernel-resume')).toMatchObject({ signature: 'SWAPSPACE2', swaps: '/swapfile' });
     console.log(formatSystemTimes("kernel's own cycle after undo", systemCycleTimes(noImageBoot, resumed, 1)));
-  });
+  }, TWO_BOOT_TEST_TIMEOUT_MS);
 });

@@ -12,8 +12,13 @@ import { CACHE_DIR } from '../../vm/paths.js';
 import { describeBoot, type BootResult } from '../../vm/vm.js';
 import { copyDisk, expectStateKept, report, reports, type StateReport } from './cycle-support.js';
 
-/** A full systemd boot under TCG takes 60–90 s, a hibernation or a resume as much again. */
-const BOOT_TIMEOUT_MS = 420_000;
+/**
+ * A full systemd boot under TCG takes 60–120 s, and regenerating the initramfs in the guest
+ * (setup, setup --undo) 3–4 minutes on a loaded 2-core host.
+ */
+const BOOT_TIMEOUT_MS = 600_000;
+/** For a test of two such boots: vitest's default for the vm project (10 minutes) is one boot's worth. */
+export const TWO_BOOT_TEST_TIMEOUT_MS = 1_500_000;
 /** Every boot of a cycle must have the same memory. */
 const GUEST_MEM_MB = 1024;
 

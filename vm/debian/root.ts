@@ -38,8 +38,6 @@ export interface DebianFlavor {
 }
 
 export const TRIXIE: DebianFlavor = { name: 'trixie', suite: 'trixie', generator: 'initramfs-tools', bringsNode: false };
-export const TRIXIE_DRACUT: DebianFlavor = { name: 'trixie-dracut', suite: 'trixie', generator: 'dracut', bringsNode: false };
-export const BOOKWORM: DebianFlavor = { name: 'bookworm', suite: 'bookworm', generator: 'initramfs-tools', bringsNode: true };
 
 /**
  * What every flavor installs besides its generator: init and its helpers, what `hiberkit setup`

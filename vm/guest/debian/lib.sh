@@ -3,6 +3,7 @@
 # a tmpfs file and the holder process.
 
 # /dev/shm is a tmpfs on every Debian (/tmp is one only from Debian 13 on).
+# shellcheck disable=SC2034 # cycle-common.sh's functions read it
 CYCLE_DATA=/dev/shm/cycle-data
 # Set by the sleep hook (sleep-hook.sh) when systemd-sleep, or hiberkit in its place, runs the
 # `post` hooks: the machine is back from the hibernation.
@@ -84,10 +85,20 @@ debian_hibernated_by() {
   local lines waited=0
   while :; do
     lines=$(journalctl --boot --unit=systemd-hibernate.service --output=cat | grep -c '^hiberkit: ')
-    [ "$lines" = 0 ] && [ "$waited" -lt 5 ] || break
+    if [ "$lines" != 0 ] || [ "$waited" -ge 5 ]; then break; fi
     sleep 1
     waited=$((waited + 1))
   done
   journalctl --boot --unit=systemd-hibernate.service --output=short-monotonic --no-pager | tail -n 30
   hk_result "{\"phase\":\"hibernated-by\",\"hiberkitLines\":$lines}"
+}
+
+# debian_cycle NAME DEVICE PAGE: one hibernation cycle: the state, `systemctl hibernate`, and once
+# resumed, who hibernated and the swap signature at page PAGE of DEVICE (swap report NAME).
+debian_cycle() {
+  cycle_make_state
+  cycle_report_state before 1
+  debian_hibernate 1
+  debian_hibernated_by
+  debian_swap_state "$1" "$2" "$3"
 }

@@ -18,11 +18,7 @@ case $HK_BOOT in
   debian_run setup hiberkit setup --yes || exit 1
   debian_initramfs after-setup
   debian_facts
-  cycle_make_state
-  cycle_report_state before 1
-  debian_hibernate 1
-  debian_hibernated_by
-  debian_swap_state after-resume "$HK_AREA" "$HK_AREA_PAGE"
+  debian_cycle after-resume "$HK_AREA" "$HK_AREA_PAGE"
   ;;
 3)
   debian_facts
@@ -30,11 +26,7 @@ case $HK_BOOT in
   debian_run doctor hiberkit doctor
   debian_run undo hiberkit setup --undo --yes || exit 1
   debian_initramfs after-undo
-  cycle_make_state
-  cycle_report_state before 1
-  debian_hibernate 1
-  debian_hibernated_by
-  debian_swap_state after-kernel-resume "$HK_AREA" "$HK_AREA_PAGE"
+  debian_cycle after-kernel-resume "$HK_AREA" "$HK_AREA_PAGE"
   ;;
 *)
   hk_error "boot $HK_BOOT started fresh: the hibernated session was not resumed"

@@ -23,8 +23,4 @@ rm -f "$CYCLE_PASS_FILE"
 debian_run setup hiberkit setup --yes || exit 1
 debian_initramfs after-setup
 debian_facts
-cycle_make_state
-cycle_report_state before 1
-debian_hibernate 1
-debian_hibernated_by
-debian_swap_state after-resume "$partition" 0
+debian_cycle after-resume "$partition" 0
