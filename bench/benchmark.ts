@@ -38,7 +38,8 @@ export interface BenchReport {
   targets: Target[];
 }
 
-function revision(): BenchReport['revision'] {
+/** The commit measured, and the tracked files that differ from it. */
+export function revision(): BenchReport['revision'] {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' });
   try {
     const modified = git('status', '--porcelain', '--untracked-files=no').split('\n').filter(Boolean).map((line) => line.slice(3));

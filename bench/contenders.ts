@@ -5,10 +5,18 @@
 
 export type Method = 'kernel' | 'hiberkit';
 
+/**
+ * Who resumes in boot 2: the kernel (/sys/power/resume), `hiberkit-resume` (the native program
+ * an installed system runs in its initramfs), or `hiberkit resume` in Node (the library's path,
+ * what the busybox VM measured before the native program existed).
+ */
+export type Resumer = 'kernel' | 'native' | 'node';
+
 export interface Contender {
   id: string;
   label: string;
   method: Method;
+  resumer: Resumer;
   /**
    * Kernel command-line words of both boots: hk.* words configure the guest script, the others
    * the kernel itself (hibernate=nocompress).
@@ -16,14 +24,35 @@ export interface Contender {
   cmdline: string[];
   /** Compresses the image: these are measured again with more vCPUs. */
   compresses: boolean;
+  /** Run only when --contenders names it: a comparison, not a production path. */
+  optional?: boolean;
 }
 
 export const CONTENDERS: readonly Contender[] = [
-  { id: 'kernel-lzo', label: 'kernel, LZO (default)', method: 'kernel', cmdline: ['hk.method=kernel'], compresses: true },
-  { id: 'kernel-nocompress', label: 'kernel, nocompress', method: 'kernel', cmdline: ['hk.method=kernel', 'hibernate=nocompress'], compresses: false },
-  { id: 'hiberkit-lz4', label: 'hiberkit --compress lz4', method: 'hiberkit', cmdline: ['hk.method=hiberkit', 'hk.compress=lz4'], compresses: true },
-  { id: 'hiberkit-none', label: 'hiberkit --compress none', method: 'hiberkit', cmdline: ['hk.method=hiberkit', 'hk.compress=none'], compresses: false },
+  { id: 'kernel-lzo', label: 'kernel, LZO (default)', method: 'kernel', resumer: 'kernel', cmdline: ['hk.method=kernel'], compresses: true },
+  {
+    id: 'kernel-nocompress',
+    label: 'kernel, nocompress',
+    method: 'kernel',
+    resumer: 'kernel',
+    cmdline: ['hk.method=kernel', 'hibernate=nocompress'],
+    compresses: false,
+  },
+  { id: 'hiberkit-lz4', label: 'hiberkit --compress lz4', method: 'hiberkit', resumer: 'native', cmdline: ['hk.method=hiberkit', 'hk.compress=lz4', 'hk.resumer=native'], compresses: true },
+  { id: 'hiberkit-none', label: 'hiberkit --compress none', method: 'hiberkit', resumer: 'native', cmdline: ['hk.method=hiberkit', 'hk.compress=none', 'hk.resumer=native'], compresses: false },
+  {
+    id: 'hiberkit-lz4-node',
+    label: 'hiberkit lz4, Node resume',
+    method: 'hiberkit',
+    resumer: 'node',
+    cmdline: ['hk.method=hiberkit', 'hk.compress=lz4', 'hk.resumer=node'],
+    compresses: true,
+    optional: true,
+  },
 ];
+
+/** What a run without --contenders compares. */
+export const DEFAULT_CONTENDERS: readonly Contender[] = CONTENDERS.filter((c) => !c.optional);
 
 /** Every ratio in the report is to this contender, at the same vCPU count. */
 export const BASELINE_ID = 'kernel-lzo';

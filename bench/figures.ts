@@ -5,14 +5,16 @@
  *  - the kernel: its PM messages ("Compressing and saving image data (N pages)...", "Image saving
  *    done", "Loading and decompressing image data", "Image loading done");
  *  - hiberkit: the CLI's progress lines and the critical section's status lines ("snapshot of N
- *    MiB taken", "image saved (…)", "verified N pages (B bytes stored)", "restoring the image").
+ *    MiB taken", "image saved (…)"); in boot 2 the resume program's ("image found on …", "loaded
+ *    and verified N pages (B bytes stored)") and its restore child's ("restoring the image"), from
+ *    hiberkit-resume (the native program) or `hiberkit resume` (Node), whichever resumes.
  * Hibernation runs from the scenario's `trigger` stamp to qemu's exit (the ACPI S4 power-off);
  * resume from its `resume-start` stamp to the `resumed` stamp the boot-1 script prints once its
  * hibernate command has returned in the restored system.
  */
 import { repoRelative } from '../vm/paths.js';
 import { payloadsOf, type BootResult } from '../vm/vm.js';
-import type { Contender, Method, Workload } from './contenders.js';
+import type { Contender, Method, Resumer, Workload } from './contenders.js';
 import { BenchParseError, ConsoleTimeline, kernelTimeMs, stampTimeMs, type TimelineEvent } from './timeline.js';
 
 const PAGE = 4096;
@@ -78,34 +80,33 @@ interface Boundary {
   mayBeLost?: string;
 }
 
-interface MethodPhases {
-  hibernate: Boundary[];
-  /** The hibernate phase that ends with the power-off. */
+interface HibernatePhases {
+  boundaries: Boundary[];
+  /** The phase that ends with the power-off. */
   powerOff: string;
-  resume: Boundary[];
-  /** The resume phase that ends at the `resumed` stamp. */
-  running: string;
+  /** The phase that moves the image to disk. */
   write: string;
+}
+
+interface ResumePhases {
+  boundaries: Boundary[];
+  /** The phase that ends at the `resumed` stamp. */
+  running: string;
+  /** The phase that reads the image from disk. */
   load: string;
 }
 
-const PHASES: Record<Method, MethodPhases> = {
+const HIBERNATE_PHASES: Record<Method, HibernatePhases> = {
   kernel: {
-    hibernate: [
+    boundaries: [
       { phase: 'freeze + snapshot', pattern: /PM: (?:Compressing and saving image data|Saving image data pages) \((\d+) pages\)/ },
       { phase: 'write', pattern: /PM: Image saving done/ },
     ],
     powerOff: 'power-off',
-    resume: [
-      { phase: 'check + freeze', pattern: /PM: (?:Loading and decompressing image data|Loading image data pages) \((\d+) pages\)/ },
-      { phase: 'load', pattern: /PM: Image loading done/ },
-    ],
-    running: 'restore + thaw',
     write: 'write',
-    load: 'load',
   },
   hiberkit: {
-    hibernate: [
+    boundaries: [
       { phase: 'node start-up', pattern: /hiberkit: swap \S+ on \S+ .*power-off:/ },
       { phase: 'prepare', pattern: /hiberkit: freezing and saving the image/ },
       { phase: 'freeze + snapshot', pattern: /hiberkit: snapshot of (\d+) MiB taken in (\d+) ms/ },
@@ -118,23 +119,48 @@ const PHASES: Record<Method, MethodPhases> = {
       },
     ],
     powerOff: 'power-off',
-    resume: [
-      { phase: 'node start-up', pattern: /hiberkit: image found on/ },
-      { phase: 'load', pattern: /hiberkit: loaded and verified (\d+) pages \((\d+) bytes stored\) in (\d+) ms/ },
-      { phase: 'freeze', pattern: /hiberkit: restoring the image/ },
-    ],
-    running: 'restore + thaw',
     write: 'write',
-    load: 'load',
   },
 };
 
-/** The phase names of a method, hibernation's then resume's, for charts and tables. */
-export function phaseNames(method: Method): { hibernate: string[]; resume: string[] } {
-  const phases = PHASES[method];
+/**
+ * hiberkit's two resume programs print the same progress lines, each under its own name
+ * ("hiberkit-resume: image found on …" from the native program, "hiberkit: …" from Node); the
+ * restore child they share prints "hiberkit: restoring the image" once user space is frozen.
+ */
+function hiberkitResumePhases(startUp: string, name: string): ResumePhases {
   return {
-    hibernate: [...phases.hibernate.map((b) => b.phase), phases.powerOff],
-    resume: [...phases.resume.map((b) => b.phase), phases.running],
+    boundaries: [
+      { phase: startUp, pattern: new RegExp(`${name}: image found on`) },
+      { phase: 'load', pattern: new RegExp(`${name}: loaded and verified (\\d+) pages \\((\\d+) bytes stored\\) in (\\d+) ms`) },
+      { phase: 'freeze', pattern: /hiberkit: restoring the image/ },
+    ],
+    running: 'restore + thaw',
+    load: 'load',
+  };
+}
+
+const RESUME_PHASES: Record<Resumer, ResumePhases> = {
+  kernel: {
+    boundaries: [
+      { phase: 'check + freeze', pattern: /PM: (?:Loading and decompressing image data|Loading image data pages) \((\d+) pages\)/ },
+      { phase: 'load', pattern: /PM: Image loading done/ },
+    ],
+    running: 'restore + thaw',
+    load: 'load',
+  },
+  // The program's start-up and its search for the image (settings, command line, device, marker).
+  native: hiberkitResumePhases('start-up', 'hiberkit-resume'),
+  node: hiberkitResumePhases('node start-up', 'hiberkit'),
+};
+
+/** The phase names of a contender, hibernation's then resume's, for charts and tables. */
+export function phaseNames(contender: Pick<Contender, 'method' | 'resumer'>): { hibernate: string[]; resume: string[] } {
+  const hibernate = HIBERNATE_PHASES[contender.method];
+  const resume = RESUME_PHASES[contender.resumer];
+  return {
+    hibernate: [...hibernate.boundaries.map((b) => b.phase), hibernate.powerOff],
+    resume: [...resume.boundaries.map((b) => b.phase), resume.running],
   };
 }
 
@@ -194,15 +220,16 @@ interface CycleContext {
 
 export function cycleFigures(context: CycleContext, first: BootResult, second: BootResult): CycleFigures {
   const { contender, workload } = context;
-  const phases = PHASES[contender.method];
+  const hibernatePhases = HIBERNATE_PHASES[contender.method];
+  const resumePhases = RESUME_PHASES[contender.resumer];
   const boot1 = new ConsoleTimeline(first);
   const boot2 = new ConsoleTimeline(second);
 
   const trigger = boot1.stamp('trigger');
-  const hibernate = walk(boot1, trigger, phases.hibernate, { phase: phases.powerOff, atMs: boot1.endMs });
+  const hibernate = walk(boot1, trigger, hibernatePhases.boundaries, { phase: hibernatePhases.powerOff, atMs: boot1.endMs });
   const resumeStart = boot2.stamp('resume-start');
   const resumed = boot2.stamp('resumed', resumeStart.index + 1);
-  const resume = walk(boot2, resumeStart, phases.resume, { phase: phases.running, atMs: resumed.atMs, event: resumed });
+  const resume = walk(boot2, resumeStart, resumePhases.boundaries, { phase: resumePhases.running, atMs: resumed.atMs, event: resumed });
 
   const before = payloadsOf<SwapReport>(first.lines, 'RESULT').find((r) => r.phase === 'before');
   const after = payloadsOf<SwapReport>(second.lines, 'RESULT').find((r) => r.phase === 'after');
@@ -225,10 +252,10 @@ export function cycleFigures(context: CycleContext, first: BootResult, second: B
     run: context.run,
     hibernateMs: boot1.endMs - trigger.atMs,
     hibernatePhases: hibernate.phases,
-    writeMs: phaseMs(hibernate.phases, phases.write),
+    writeMs: phaseMs(hibernate.phases, hibernatePhases.write),
     resumeMs: resumed.atMs - resumeStart.atMs,
     resumePhases: resume.phases,
-    loadMs: phaseMs(resume.phases, phases.load),
+    loadMs: phaseMs(resume.phases, resumePhases.load),
     streamBytes: specific.streamBytes,
     reportedStoredBytes: specific.reportedStoredBytes,
     diskBytes: context.diskBytes,
@@ -275,7 +302,8 @@ function hiberkitSpecifics(boot2: ConsoleTimeline, hibernate: Walk, resume: Walk
   const verified = resume.ends.get('load')!;
   // The restore child freezes user space right before it prints "restoring the image".
   const restoreFreeze = boot2.expect(/Freezing user space processes/, 'the restore freeze', verified.index + 1);
-  const found = resume.ends.get('node start-up')!;
+  // The line that starts the load: the resume program has found the image.
+  const found = resume.ends.get(resume.phases[0]!.name)!;
   const checks: CrossCheck[] = [
     { name: 'load, resume clock', hostMs: verified.atMs - found.atMs, guestMs: number(verified, 3) },
     { name: 'resume start → restore freeze, guest clock', hostMs: restoreFreeze.atMs - resumeStart.atMs, guestMs: kernelTimeMs(restoreFreeze) - stampTimeMs(resumeStart) },

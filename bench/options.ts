@@ -1,18 +1,26 @@
 /** The command line of `npm run bench` (bench/run.ts). */
 import { parseArgs } from 'node:util';
-import { CONTENDERS, FULL_WORKLOAD, SHORT_WORKLOAD, contenderById, type Contender, type Workload } from './contenders.js';
+import { CONTENDERS, DEFAULT_CONTENDERS, FULL_WORKLOAD, SHORT_WORKLOAD, contenderById, type Contender, type Workload } from './contenders.js';
 
 export const USAGE = `usage: npm run bench -- [options]
 
   --runs N            cycles per contender (default 3; 1 with --short)
   --cpus N[,M...]     vCPU counts: all contenders run with the first, the compressing ones again
                       with each further count (default 1,2; 1 with --short)
-  --contenders a,b    a subset of: ${CONTENDERS.map((c) => c.id).join(', ')}
-  --short             the CI size: a lighter memory load, a small emulated machine
+  --contenders a,b    which to run (default ${DEFAULT_CONTENDERS.map((c) => c.id).join(', ')});
+                      also: ${CONTENDERS.filter((c) => c.optional).map((c) => c.id).join(', ')}
+  --vms a,b           which VMs: busybox (the test VM, every contender above), debian (a real
+                      Debian 13 system: systemctl hibernate, the kernel's own against hiberkit's)
+                      (default busybox,debian; busybox with --short)
+  --short             the CI size: a lighter memory load, a small emulated machine, busybox only
   -h, --help
 `;
 
+export type BenchVmName = 'busybox' | 'debian';
+const VM_NAMES: readonly BenchVmName[] = ['busybox', 'debian'];
+
 export interface BenchOptions {
+  vms: BenchVmName[];
   runs: number;
   /** The first is the main pass; the others repeat the compressing contenders. */
   cpus: number[];
@@ -41,6 +49,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
         runs: { type: 'string' },
         cpus: { type: 'string' },
         contenders: { type: 'string' },
+        vms: { type: 'string' },
         short: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -50,7 +59,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
   }
   if (values.help) return null;
   const short = values.short ?? false;
-  let contenders: readonly Contender[] = CONTENDERS;
+  let contenders: readonly Contender[] = DEFAULT_CONTENDERS;
   if (values.contenders !== undefined) {
     try {
       contenders = values.contenders.split(',').map((id) => contenderById(id.trim()));
@@ -58,7 +67,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
       throw new UsageError(`--contenders: ${(err as Error).message}`);
     }
   }
+  const vms = (values.vms ?? (short ? 'busybox' : VM_NAMES.join(','))).split(',').map((name) => {
+    const vm = VM_NAMES.find((known) => known === name.trim());
+    if (!vm) throw new UsageError(`--vms: no VM "${name.trim()}" (known: ${VM_NAMES.join(', ')})`);
+    return vm;
+  });
+  // The Debian cycle takes minutes per boot: never part of the CI-size run.
+  if (short && vms.includes('debian')) throw new UsageError('--short runs the busybox VM only');
   return {
+    vms: [...new Set(vms)],
     runs: values.runs === undefined ? (short ? 1 : 3) : positiveInteger('runs', values.runs),
     cpus: (values.cpus ?? (short ? '1' : '1,2')).split(',').map((n) => positiveInteger('cpus', n.trim())),
     contenders,

@@ -1,7 +1,8 @@
 /** The benchmark's report as plain text: the table `npm run bench` prints. */
 import type { BenchReport } from './benchmark.js';
+import type { DebianReport, SystemSummary } from './debian.js';
 import type { Phase } from './figures.js';
-import type { ContenderSummary } from './summary.js';
+import type { ContenderSummary, Target } from './summary.js';
 
 const MIB = 1 << 20;
 
@@ -43,6 +44,11 @@ function hostLoadLine(report: BenchReport): string {
   return `host load average (1 min) at the end of each cycle: ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)} (the VM alone needs one core per vCPU)`;
 }
 
+function targetLines(targets: readonly Target[]): string[] {
+  if (targets.length === 0) return [];
+  return ['', 'targets (reported, not asserted):', ...targets.map((t) => `  ${t.met ? 'met    ' : 'MISSED '} ${t.name}: ${t.value.toFixed(2)} (${t.kind === 'max' ? '≤' : '≥'} ${t.limit})`)];
+}
+
 export function formatReport(report: BenchReport): string {
   const [mainCpus] = report.cpus;
   const main = report.summaries.filter((s) => s.cpus === mainCpus);
@@ -58,6 +64,7 @@ export function formatReport(report: BenchReport): string {
     '',
     'hibernate = trigger → power-off; resume = resume start → system running again; "vs kernel" = / kernel default (LZO).',
     'write/load: the phase that moves the image (kernel: its PM messages; hiberkit: its progress lines).',
+    'hiberkit resumes through hiberkit-resume, the native program an installed system runs in its initramfs ("Node resume": `hiberkit resume`).',
     'on disk = written to the swap disk, minus pages swapped out to make room; ratio = stream / on disk.',
     '',
     'phases (median seconds):',
@@ -102,10 +109,7 @@ export function formatReport(report: BenchReport): string {
     out.push(...columns([['contender', ...report.cpus.map((n) => `${n} vCPU`)], ...rows]).map((l) => `  ${l}`));
   }
 
-  if (report.targets.length > 0) {
-    out.push('', 'targets (reported, not asserted):');
-    for (const t of report.targets) out.push(`  ${t.met ? 'met    ' : 'MISSED '} ${t.name}: ${t.value.toFixed(2)} (${t.kind === 'max' ? '≤' : '≥'} ${t.limit})`);
-  }
+  out.push(...targetLines(report.targets));
 
   const e = report.emulator;
   out.push(
@@ -125,6 +129,30 @@ export function formatReport(report: BenchReport): string {
   if (report.failures.length > 0) {
     out.push('', 'failed runs:');
     for (const f of report.failures) out.push(`  ${f.contender}, ${f.cpus} vCPU, run ${f.run}: ${f.error}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** The real-system cycle's table (bench/debian.ts). */
+export function formatDebianReport(report: DebianReport): string {
+  const out: string[] = [
+    `real system: ${report.system}, kernel ${report.kernelRelease}, 1 vCPU, 1024 MB RAM, swap file on the root ext4; medians of ${report.runs} run(s), interleaved`,
+    '',
+  ];
+  const row = (s: SystemSummary): string[] => {
+    const ratio = (pick: 'hibernate' | 'resume') => (s.method === 'kernel' ? times(1) : report.vsKernel ? times(report.vsKernel[pick]) : '-');
+    return [s.method === 'kernel' ? "kernel's own (resume= on the command line)" : 'hiberkit (hiberkit setup)', seconds(s.hibernateMs), ratio('hibernate'), seconds(s.resumeMs), ratio('resume'), String(s.runs)];
+  };
+  out.push(...columns([['method', 'hibernate', 'vs kernel', 'resume', 'vs kernel', 'runs'], ...report.summaries.map(row)]));
+  out.push('', 'hibernate = systemctl hibernate → powered off; resume = power-on → the workload running again (the whole boot included).');
+  if (report.initramfs) {
+    const { withoutHiberkitBytes: without, withHiberkitBytes: withHiberkit } = report.initramfs;
+    out.push(`initramfs (compressed file): ${mib(without)} without hiberkit, ${mib(withHiberkit)} with it (+${((withHiberkit - without) / MIB).toFixed(2)} MiB)`);
+  }
+  out.push(...targetLines(report.targets));
+  if (report.failures.length > 0) {
+    out.push('', 'failed:');
+    for (const f of report.failures) out.push(`  ${f.method}, ${f.run === 0 ? 'setup' : `run ${f.run}`}: ${f.error}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -9,12 +9,13 @@ import { describe, expect, test } from 'vitest';
 import type { BenchReport } from '../bench/benchmark.js';
 import { renderChart } from '../bench/chart.js';
 import { contenderById, SHORT_WORKLOAD } from '../bench/contenders.js';
+import { initramfsSizes, summarizeSystem, systemCycleFigures } from '../bench/debian.js';
 import { cycleFigures, type CycleFigures } from '../bench/figures.js';
 import type { VmLimits } from '../bench/limits.js';
 import { parseBenchOptions, UsageError } from '../bench/options.js';
 import { median } from '../bench/stats.js';
 import { compareToRaw, rawByteCounts, summarize, targets } from '../bench/summary.js';
-import { formatReport } from '../bench/table.js';
+import { formatDebianReport, formatReport } from '../bench/table.js';
 import { REPO_ROOT } from '../vm/paths.js';
 import { parseLine } from '../vm/guest/protocol.js';
 import type { BootResult } from '../vm/qemu.js';
@@ -70,7 +71,8 @@ function kernelBoots(scale = 1): [BootResult, BootResult] {
   return [first, second];
 }
 
-function hiberkitBoots(): [BootResult, BootResult] {
+/** A hiberkit cycle; boot 2's resume program prints under its own name (hiberkit-resume, or the Node CLI's hiberkit). */
+function hiberkitBoots(resumeProgram: 'hiberkit-resume' | 'hiberkit' = 'hiberkit-resume'): [BootResult, BootResult] {
   const first = boot(
     1,
     [
@@ -88,8 +90,9 @@ function hiberkitBoots(): [BootResult, BootResult] {
     2,
     [
       [3500, 'HK:STAMP resume-start 3.50'],
-      [6800, 'hiberkit: image found on /dev/vda; loading it'],
-      [12300, 'hiberkit: loaded and verified 65239 pages (113635495 bytes stored) in 5490 ms'],
+      [6800, `${resumeProgram}: image found on /dev/vda; loading it`],
+      [6810, `${resumeProgram}: image made 2026-01-01T00:00:00.000Z by kernel 6.1.0-56-cloud-amd64`],
+      [12300, `${resumeProgram}: loaded and verified 65239 pages (113635495 bytes stored) in 5490 ms`],
       [18000, '[   18.000000] Freezing user space processes'],
       [18050, 'hiberkit: restoring the image'],
       [21300, 'HK:STAMP resumed 39.45'],
@@ -141,7 +144,7 @@ describe('one cycle from its consoles', () => {
       ['power-off', 50],
     ]);
     expect(f.resumePhases.map((p) => [p.name, p.ms])).toEqual([
-      ['node start-up', 3300],
+      ['start-up', 3300],
       ['load', 5500],
       ['freeze', 5750],
       ['restore + thaw', 3250],
@@ -150,6 +153,23 @@ describe('one cycle from its consoles', () => {
     expect(f.checks.find((c) => c.name === 'write, critical section clock')).toMatchObject({ hostMs: 6200, guestMs: 6200 });
     expect(f.checks.find((c) => c.name === 'resume start → restore freeze, guest clock')).toMatchObject({ hostMs: 14500, guestMs: 14500 });
     expect(f.checks.find((c) => c.name === 'load, resume clock')).toMatchObject({ hostMs: 5500, guestMs: 5490 });
+  });
+
+  test("the Node resume's phases come from the same lines under the CLI's name", () => {
+    const f = figures('hiberkit-lz4-node', hiberkitBoots('hiberkit'));
+    expect(f.resumePhases.map((p) => [p.name, p.ms])).toEqual([
+      ['node start-up', 3300],
+      ['load', 5500],
+      ['freeze', 5750],
+      ['restore + thaw', 3250],
+    ]);
+    expect([f.loadMs, f.streamBytes, f.reportedStoredBytes]).toEqual([5500, 65239 * 4096, 113635495]);
+    expect(f.checks.find((c) => c.name === 'load, resume clock')).toMatchObject({ hostMs: 5500, guestMs: 5490 });
+  });
+
+  test("a resume program's lines do not stand for the other's", () => {
+    expect(() => figures('hiberkit-lz4', hiberkitBoots('hiberkit'))).toThrow(/end of phase "start-up".*hiberkit-resume: image found on/);
+    expect(() => figures('hiberkit-lz4-node', hiberkitBoots('hiberkit-resume'))).toThrow(/end of phase "node start-up"/);
   });
 
   /** Boot 1 of hiberkitBoots() with only its first `count` lines. */
@@ -228,6 +248,14 @@ describe('summaries, raw device, targets', () => {
     expect(found.at(-1)!.value).toBe(1);
   });
 
+  test('the targets judge the native resume program, not the Node resume kept for comparison', () => {
+    const withNode = summarize([...cycles, figures('hiberkit-lz4-node', hiberkitBoots('hiberkit'), 1, 1, 110 * MIB)], []);
+    expect(withNode.find((s) => s.contender === 'hiberkit-lz4-node')!.vsBaseline).not.toBeNull();
+    const names = targets(withNode, 1).map((t) => t.name);
+    expect(names).toContain('hiberkit-lz4: resume / kernel default');
+    expect(names.filter((n) => n.startsWith('hiberkit-lz4-node'))).toEqual([]);
+  });
+
   test('the table and the chart', () => {
     const summaries = compareToRaw(summarize(cycles, []), limits, 1);
     const report: BenchReport = {
@@ -260,8 +288,8 @@ describe('summaries, raw device, targets', () => {
     const chart = renderChart(summaries.filter((s) => s.cpus === 1), 'title <&>');
     expect(chart.startsWith('<svg')).toBe(true);
     expect(chart).toContain('title &lt;&amp;&gt;');
-    // One segment per phase: 3 + 3 for the kernel, 5 + 4 for hiberkit; plus the background and 9 legend boxes (phase names shared by both methods share a colour).
-    expect(chart.match(/<rect /g)).toHaveLength(15 + 1 + 9);
+    // One segment per phase: 3 + 3 for the kernel, 5 + 4 for hiberkit; plus the background and 10 legend boxes (phase names shared by both methods share a colour).
+    expect(chart.match(/<rect /g)).toHaveLength(15 + 1 + 10);
     expect(chart).toContain('>--compress lz4</text>');
   });
 });
@@ -271,9 +299,104 @@ describe('options', () => {
     expect(parseBenchOptions([])).toMatchObject({ runs: 3, cpus: [1, 2], short: false, emulatorMemoryMiB: 1024 });
     expect(parseBenchOptions(['--short'])).toMatchObject({ runs: 1, cpus: [1], short: true, workload: SHORT_WORKLOAD });
     expect(parseBenchOptions(['--contenders', 'hiberkit-lz4,kernel-lzo', '--runs', '5'])!.contenders.map((c) => c.id)).toEqual(['hiberkit-lz4', 'kernel-lzo']);
+    // The Node resume is a comparison, run only when named.
+    expect(parseBenchOptions([])!.contenders.map((c) => c.id)).toEqual(['kernel-lzo', 'kernel-nocompress', 'hiberkit-lz4', 'hiberkit-none']);
+    expect(parseBenchOptions(['--contenders', 'kernel-lzo,hiberkit-lz4-node'])!.contenders.map((c) => c.resumer)).toEqual(['kernel', 'node']);
     expect(parseBenchOptions(['--help'])).toBeNull();
     expect(() => parseBenchOptions(['--runs', '0'])).toThrow(UsageError);
     expect(() => parseBenchOptions(['--contenders', 'uswsusp'])).toThrow(/no contender "uswsusp"/);
     expect(() => parseBenchOptions(['--bogus'])).toThrow(UsageError);
+    // Both VMs by default; the CI size never boots the Debian system.
+    expect(parseBenchOptions([])!.vms).toEqual(['busybox', 'debian']);
+    expect(parseBenchOptions(['--short'])!.vms).toEqual(['busybox']);
+    expect(parseBenchOptions(['--vms', 'debian', '--runs', '1'])).toMatchObject({ vms: ['debian'], runs: 1 });
+    expect(() => parseBenchOptions(['--short', '--vms', 'busybox,debian'])).toThrow(/--short runs the busybox VM only/);
+    expect(() => parseBenchOptions(['--vms', 'fedora'])).toThrow(/no VM "fedora"/);
+  });
+});
+
+describe('the real-system cycle on the Debian VM', () => {
+  const STATE = '"sha256":"5e1f","holder":"0a1b2c3d 1"';
+  /** A cycle of `method` whose `systemctl hibernate` is stamped at 90 s and whose post hook runs `resumeMs` after power-on. */
+  function systemBoots(method: 'kernel' | 'hiberkit', resumeMs: number, after = '"sha256":"5e1f","holder":"0a1b2c3d 2"'): [BootResult, BootResult] {
+    const first = boot(
+      1,
+      [
+        [80_000, 'HK:STAMP step 79.00'],
+        [85_000, `HK:RESULT {"phase":"before","cycle":1,${STATE}}`],
+        [90_000, 'HK:STAMP hibernate-1 89.50'],
+        [95_000, 'HK:STAMP sleep-pre-hibernate 94.00'],
+      ],
+      110_000,
+    );
+    const resumedBy = method === 'kernel' ? '[    2.100000] PM: hibernation: resume from hibernation' : 'hiberkit-resume: image found on /dev/vda; loading it';
+    const second = boot(
+      2,
+      [
+        [2_000, resumedBy],
+        [resumeMs, 'HK:STAMP sleep-post-hibernate 120.00'],
+        [resumeMs + 500, `HK:RESULT {"phase":"after","cycle":1,${after}}`],
+      ],
+      resumeMs + 5_000,
+    );
+    return [first, second];
+  }
+
+  test('hibernate: systemctl hibernate → power-off; resume: power-on → the post sleep hook', () => {
+    const f = systemCycleFigures('hiberkit', 1, ...systemBoots('hiberkit', 30_000));
+    expect(f).toMatchObject({ method: 'hiberkit', run: 1, hibernateMs: 20_000, resumeMs: 30_000 });
+    expect(f.logs).toEqual(['.cache/vm/logs/boot1.log', '.cache/vm/logs/boot2.log']);
+  });
+
+  test('a cycle the other path resumed, or whose workload changed, is an error, not a figure', () => {
+    expect(() => systemCycleFigures('hiberkit', 1, ...systemBoots('kernel', 30_000))).toThrow(/not resumed by hiberkit/);
+    expect(() => systemCycleFigures('kernel', 1, ...systemBoots('hiberkit', 30_000))).toThrow(/not resumed by kernel/);
+    // A fresh process drew another value: the session was not the one that hibernated.
+    expect(() => systemCycleFigures('kernel', 1, ...systemBoots('kernel', 30_000, '"sha256":"5e1f","holder":"9f8e7d6c 1"'))).toThrow(/did not survive/);
+    expect(() => systemCycleFigures('kernel', 1, ...systemBoots('kernel', 30_000, '"sha256":"0000","holder":"0a1b2c3d 2"'))).toThrow(/did not survive/);
+    const [first] = systemBoots('kernel', 30_000);
+    const fresh = { ...boot(2, [[70_000, 'HK:ERROR boot 2 started fresh']], 71_000), scenarioExit: 1 };
+    expect(() => systemCycleFigures('kernel', 1, first, fresh)).toThrow(/did not resume boot 1's session/);
+  });
+
+  test("the setup boot's initramfs sizes, the medians, the ratios and the targets, and their table", () => {
+    const setup = {
+      ...boot(
+        1,
+        [
+          [80_000, 'HK:RESULT {"phase":"initramfs","label":"without-hiberkit","bytes":16943292,"hiberkitResume":0,"key":0}'],
+          [300_000, 'HK:RESULT {"phase":"initramfs","label":"with-hiberkit","bytes":18374193,"hiberkitResume":1,"key":0}'],
+        ],
+        310_000,
+      ),
+      scenarioExit: 0,
+    };
+    const initramfs = initramfsSizes(setup);
+    expect(initramfs).toEqual({ withoutHiberkitBytes: 16943292, withHiberkitBytes: 18374193 });
+    expect(() => initramfsSizes({ ...setup, scenarioExit: 1 })).toThrow(/hiberkit setup failed/);
+
+    const cycles = [
+      systemCycleFigures('kernel', 1, ...systemBoots('kernel', 40_000)),
+      systemCycleFigures('hiberkit', 1, ...systemBoots('hiberkit', 30_000)),
+      systemCycleFigures('kernel', 2, ...systemBoots('kernel', 50_000)),
+      systemCycleFigures('hiberkit', 2, ...systemBoots('hiberkit', 36_000)),
+    ];
+    const summary = summarizeSystem(cycles);
+    expect(summary.summaries).toEqual([
+      { method: 'kernel', runs: 2, hibernateMs: 20_000, resumeMs: 45_000 },
+      { method: 'hiberkit', runs: 2, hibernateMs: 20_000, resumeMs: 33_000 },
+    ]);
+    expect(summary.vsKernel).toEqual({ hibernate: 1, resume: 33 / 45 });
+    expect(summary.targets.map((t) => [t.name, t.met])).toEqual([
+      ["real system: hibernate / kernel's own", false],
+      ["real system: resume / kernel's own", true],
+    ]);
+    expect(summarizeSystem(cycles.filter((c) => c.method === 'kernel'))).toMatchObject({ vsKernel: null, targets: [] });
+
+    const table = formatDebianReport({ system: 'Debian 13 (trixie, initramfs-tools)', kernelRelease: '6.12.117+deb13-cloud-amd64', runs: 2, initramfs, cycles, failures: [], ...summary });
+    expect(table).toMatch(/kernel's own \(resume= on the command line\) +20\.00 s +1\.00x +45\.00 s +1\.00x +2/);
+    expect(table).toMatch(/hiberkit \(hiberkit setup\) +20\.00 s +1\.00x +33\.00 s +0\.73x +2/);
+    expect(table).toContain('initramfs (compressed file): 16 MiB without hiberkit, 18 MiB with it (+1.36 MiB)');
+    expect(table).toContain("met     real system: resume / kernel's own: 0.73 (≤ 0.75)");
   });
 });

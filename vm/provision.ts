@@ -37,7 +37,7 @@ function run(command: string, args: string[], cwd?: string): CommandResult {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function runOrThrow(command: string, args: string[], cwd?: string): string {
+export function runOrThrow(command: string, args: string[], cwd?: string): string {
   const result = run(command, args, cwd);
   if (result.status !== 0) {
     throw new Error(`VM provisioning: \`${command} ${args.join(' ')}\` failed (${result.status ?? 'not started'}): ${result.stderr.trim()}`);
@@ -67,7 +67,7 @@ function updateAptListsOnce(): void {
 }
 
 /** Installs the Debian packages of debian-packages.txt that are missing (needs root). */
-function ensureHostPackages(): void {
+export function ensureHostPackages(): void {
   const missing = requiredDebianPackages().filter((pkg) => !isInstalled(pkg));
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {

@@ -38,6 +38,16 @@ export interface BootOptions {
   /** Extra kernel command-line words (e.g. `hk.image=...`, which the guest sees as HK_IMAGE). */
   cmdline?: string[];
   timeoutMs?: number;
+  /**
+   * Typed on the serial console, in order: each `text` once the console has shown its `prompt`
+   * (after the previous answer). A prompt has no line end, so the raw output is watched.
+   */
+  consoleInput?: ConsoleAnswer[];
+}
+
+export interface ConsoleAnswer {
+  prompt: RegExp;
+  text: string;
 }
 
 export interface BootResult {
@@ -104,6 +114,21 @@ function qemuArguments(options: BootOptions, scriptPath?: string): string[] {
   return args;
 }
 
+/** Writes each answer's text to `input` once `output` has shown its prompt, one after the other. */
+function answerPrompts(output: NodeJS.ReadableStream, input: NodeJS.WritableStream, answers: ConsoleAnswer[]): void {
+  // Only the end of the output matters: a prompt is the last thing before the guest waits.
+  const KEEP = 4096;
+  let seen = '';
+  output.on('data', (chunk: Buffer) => {
+    if (answers.length === 0) return;
+    seen = (seen + chunk.toString('latin1')).slice(-KEEP);
+    if (answers[0]!.prompt.test(seen)) {
+      input.write(answers.shift()!.text);
+      seen = '';
+    }
+  });
+}
+
 /** Boots the VM and resolves when qemu has exited (never rejects for guest failures: inspect the result). */
 export async function runQemu(options: BootOptions): Promise<BootResult> {
   const boot = options.boot ?? 1;
@@ -117,7 +142,11 @@ export async function runQemu(options: BootOptions): Promise<BootResult> {
   }
 
   const started = Date.now();
-  const child = spawn('qemu-system-x86_64', qemuArguments(options, scriptPath), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const answers = [...(options.consoleInput ?? [])];
+  const child = spawn('qemu-system-x86_64', qemuArguments(options, scriptPath), { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Nothing to type: the console's input ends at once, as /dev/null's would.
+  if (answers.length > 0) answerPrompts(child.stdout, child.stdin, answers);
+  else child.stdin.end();
   // Never leave a qemu behind when the test process goes away first.
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);

@@ -145,12 +145,22 @@ export function expectResumed(resumeBoot: BootResult, cycle: number, before: Sta
   expect(resumedAt, `no "hiberkit: resumed after hibernating to ${blockDevice}" line after this boot's resume-start; ${context}`).toBeGreaterThanOrEqual(0);
   expect(consoleLines(resumeBoot)[resumedAt]).toContain(`resumed after hibernating to ${blockDevice}`);
 
-  const after = report<StateReport>(resumeBoot, 'after', cycle);
-  expect(after.sha256, `tmpfs file hash after cycle ${cycle}`).toBe(before.sha256);
+  expectStateKept(resumeBoot, cycle, before);
+}
+
+/**
+ * The state of `before` came back after cycle CYCLE (reported in `boot`): the tmpfs file kept
+ * its hash, and the holder answered with its value and the next count (it answered once before
+ * the first cycle and once after each).
+ */
+export function expectStateKept(boot: BootResult, cycle: number, before: StateReport): void {
+  const context = describeBoot(boot);
+  const after = report<StateReport>(boot, 'after', cycle);
+  expect(after.sha256, `tmpfs file hash after cycle ${cycle}; ${context}`).toBe(before.sha256);
   const [value, count] = before.holder.split(' ');
   expect(value, `the holder's first answer; ${context}`).toMatch(/^[0-9a-f]{16}$/);
   expect(count).toBe('1');
-  expect(after.holder, `the holder process after cycle ${cycle}`).toBe(`${value} ${cycle + 1}`);
+  expect(after.holder, `the holder process after cycle ${cycle}; ${context}`).toBe(`${value} ${cycle + 1}`);
 }
 
 /**

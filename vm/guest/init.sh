@@ -16,18 +16,7 @@ mount -t tmpfs tmpfs /run
 . /hk/lib.sh
 hk_stamp init
 
-# The kernel keeps dotted words (hk.boot=2) out of init's environment, so export every
-# hk.NAME=value word of the command line ourselves, as HK_NAME.
-for word in $(cat /proc/cmdline); do
-  case "$word" in
-    hk.*=*)
-      name=${word%%=*}
-      name=$(echo "${name#hk.}" | tr 'a-z.-' 'A-Z__')
-      export "HK_$name=${word#*=}"
-      ;;
-  esac
-done
-export HK_BOOT="${HK_BOOT:-1}"
+hk_export_cmdline_words
 
 # busybox insmod does not resolve dependencies: /hk/modules lists them in load order.
 while read -r module; do

@@ -1,6 +1,23 @@
 # Shell helpers for guest scenarios (sourced by /init, and by scenarios: `. /hk/lib.sh`).
 # They print the console protocol of protocol.ts; node scenarios use report.ts instead.
 
+# hk_export_cmdline_words: every hk.NAME=value word of the kernel command line as HK_NAME
+# (hk.boot=2 -> HK_BOOT=2; HK_BOOT is 1 when absent). The kernel keeps dotted words out of
+# init's environment, so /init (and the Debian VM's step script) export them themselves.
+hk_export_cmdline_words() {
+  local word name
+  for word in $(cat /proc/cmdline); do
+    case "$word" in
+      hk.*=*)
+        name=${word%%=*}
+        name=$(echo "${name#hk.}" | tr 'a-z.-' 'A-Z__')
+        export "HK_$name=${word#*=}"
+        ;;
+    esac
+  done
+  export HK_BOOT="${HK_BOOT:-1}"
+}
+
 # hk_stamp NAME: a phase boundary with the guest's uptime in seconds.
 hk_stamp() {
   echo "HK:STAMP $1 $(cut -d' ' -f1 /proc/uptime)"

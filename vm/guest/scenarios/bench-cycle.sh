@@ -5,6 +5,8 @@
 #   hk.method=kernel|hiberkit  who hibernates: the kernel (echo disk > /sys/power/state, then
 #                              /sys/power/resume in boot 2) or the hiberkit CLI
 #   hk.compress=lz4|none       hiberkit's --compress (the kernel's follows hibernate=nocompress)
+#   hk.resumer=native|node     who resumes hiberkit's image in boot 2: hiberkit-resume (the native
+#                              program an installed system's initramfs runs) or `hiberkit resume`
 #   hk.textmb, hk.randommb     the memory load, see bench-data.ts
 . /hk/lib.sh
 
@@ -36,9 +38,14 @@ else
   hk_stamp resume-start
   case "$HK_METHOD" in
     kernel) echo 254:0 > /sys/power/resume ;;
-    hiberkit) hiberkit resume --resume-device /dev/vda ;;
+    hiberkit)
+      case "$HK_RESUMER" in
+        native) hiberkit-resume --resume-device /dev/vda ;;
+        node) hiberkit resume --resume-device /dev/vda ;;
+        *) hk_error "unknown hk.resumer '$HK_RESUMER'"; exit 1 ;;
+      esac ;;
   esac
   # Only reached when nothing was restored.
-  hk_error "no image was resumed from /dev/vda by $HK_METHOD"
+  hk_error "no image was resumed from /dev/vda by $HK_METHOD${HK_RESUMER:+ ($HK_RESUMER)}"
   exit 1
 fi
