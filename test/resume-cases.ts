@@ -165,6 +165,12 @@ export const RESUME_CASES: ResumeCase[] = [
     expected: { outcome: 'image-ok', disk: 'untouched' },
   },
   {
+    name: 'a good plain image stored without compression (every chunk raw: its CRC folded into the stream\'s)',
+    prepare: async (context) => hibernated(context.machine(HOST_LIKE), { compress: 'none' }),
+    run: BY_FLAGS,
+    expected: { outcome: 'image-ok', disk: 'untouched' },
+  },
+  {
     name: 'a good plain image in a swap file, found through resume= and resume_offset= on the command line',
     prepare: (context) => goodImage(context, { ...HOST_LIKE, swaps: SWAP_FILE.swaps, disks: SWAP_FILE.disks }),
     run: { flags: false, cmdline: ['resume=/dev/vda', `resume_offset=${SWAP_FILE_PAGE}`] },

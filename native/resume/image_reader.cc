@@ -578,7 +578,11 @@ void OpenedImage::ReadStream(const std::function<void(const uint8_t*, size_t)>& 
       }
       raw = scratch.data();
     }
-    crc = Crc32c(raw, record.rawBytes, crc);
+    // A plain raw chunk's payload CRC is the CRC of its raw bytes, checked as it was read: fold it
+    // in instead of reading them again (as lib/image/reader.ts does). An encrypted chunk's payload
+    // CRC covers the ciphertext, so its plaintext is summed here.
+    crc = !sealed_ && record.codec == kCodecRaw ? Crc32cCombine(crc, GetU32(record.header + kCPayloadCrc), record.rawBytes)
+                                                : Crc32c(raw, record.rawBytes, crc);
     sink(raw, record.rawBytes);
   }
   records.Finish();
